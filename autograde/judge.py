@@ -1,0 +1,238 @@
+"""Verdicts: the student's data against the solution versions' data, in the trusted process.
+
+The judge never imports or runs student code. It receives the data a hidden test cell's probe
+wrote (see probe.py), runs the same drivers (cases.py) on the solution versions and on the
+catalogued mistakes, and returns a score with feedback that names the mistake when one matches.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from . import cases, mistakes, reference
+from .compare import agrees, case_differences, difference
+
+# Short runs: correct code written differently drifts by float rounding; the catalogued mistakes
+# move the loss curve by far more (see tests/test_judge.py and bench/ for the calibration).
+RUN_LOSS_TOL = 0.05       # largest allowed |loss - solution's loss| / solution's loss over the run
+RUN_ACC_TOL = 0.03        # allowed difference of the final eval accuracy
+
+
+@dataclass
+class Verdict:
+    test_id: str
+    score: float                      # fraction of the cell's points, 0..1
+    message: str = ""                 # empty at full marks
+    mistake: str | None = None        # catalogue key of the named mistake
+    details: dict = field(default_factory=dict)  # for the feedback page (e.g. loss curves)
+
+    def as_dict(self) -> dict:
+        return {"test_id": self.test_id, "score": self.score, "message": self.message,
+                "mistake": self.mistake, "details": self.details}
+
+
+# ---------------------------------------------------------------------------------------------
+# Expected data (solution versions) and mistake data, cached
+
+def _fingerprint() -> str:
+    import torch
+    from miniai.conv import def_device
+    parts = [json.dumps(reference.solution_sources(), sort_keys=True), inspect.getsource(cases),
+             torch.__version__, str(def_device)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("AUTOGRADE_CACHE", Path.home() / ".cache" / "autograde"))
+
+
+def _disk_cached(test_id: str, compute):
+    """Reference training runs take seconds: keep them on disk, keyed by everything they depend on."""
+    path = _cache_dir() / f"{test_id}-{_fingerprint()}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    data = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return data
+
+
+@lru_cache(maxsize=None)
+def reference_data(test_id: str) -> dict:
+    spec = cases.TESTS[test_id]
+    classes = reference.solution_classes()
+
+    def compute():
+        return cases.collect(test_id, *(classes[c] for c in spec.classes))
+    data = _disk_cached(test_id, compute) if spec.kind in ("run", "onecycle") else compute()
+    if isinstance(data, dict) and "error" in data:
+        raise RuntimeError(f"the solution version fails {test_id}: {data['error']}")
+    return data
+
+
+@lru_cache(maxsize=None)
+def variant_data(key: str, test_id: str) -> dict:
+    spec = cases.TESTS[test_id]
+    classes = mistakes.variant_classes(key)
+    return cases.collect(test_id, *(classes[c] for c in spec.classes))
+
+
+def candidate_mistakes(test_id: str) -> list:
+    spec = cases.TESTS[test_id]
+    if spec.kind in ("run", "onecycle"):
+        return []  # too costly to replay; the small-tensor tests name these mistakes
+    return mistakes.affecting(spec.exercise, spec.classes)
+
+
+def matching_mistake(test_id: str, data) -> mistakes.Mistake | None:
+    return next((m for m in candidate_mistakes(test_id) if agrees(data, variant_data(m.key, test_id))), None)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def judge(test_id: str, data) -> Verdict:
+    """Score one test cell from the data its probe wrote (None: the cell never produced any)."""
+    if test_id not in cases.TESTS:
+        raise KeyError(f"unknown test {test_id!r}")
+    if data is None:
+        return Verdict(test_id, 0.0, "This test did not run: the notebook stopped or skipped it before "
+                                     "its hidden checks could record a result.")
+    if not isinstance(data, dict):
+        return Verdict(test_id, 0.0, "This test's result is malformed.")
+    kind = cases.TESTS[test_id].kind
+    if kind == "optimizer":
+        return _judge_optimizer(test_id, data)
+    if kind == "run":
+        return _judge_run(test_id, data)
+    if kind == "onecycle":
+        return _judge_onecycle(test_id, data)
+    return _judge_callback(test_id, data)
+
+
+def _named(m) -> str:
+    return f"Looks like: {m.name}. {m.hint}" if m else ""
+
+
+def _join(*parts) -> str:
+    return " ".join(p for p in parts if p).strip()
+
+
+def _judge_optimizer(test_id: str, data: dict) -> Verdict:
+    want = reference_data(test_id)
+    diffs = case_differences(data, want)
+    failed = {k: v for k, v in diffs.items() if v}
+    score = round(1 - len(failed) / len(diffs), 4)
+    if not failed:
+        return Verdict(test_id, 1.0)
+    m = matching_mistake(test_id, data)
+    seeds = {c.name: c.seed for c in cases.HIDDEN_OPT_CASES}
+    case, what = next(iter(failed.items()))
+    detail = f"{len(failed)} of {len(diffs)} cases differ; first, case '{case}' (seed {seeds[case]}): {what}."
+    return Verdict(test_id, score, _join(_named(m), detail), m.key if m else None)
+
+
+def curve_gap(got: list, want: list) -> tuple[float, int]:
+    """Largest relative distance between two loss curves, and the batch where it occurs."""
+    worst, at = 0.0, 0
+    for i, (g, w) in enumerate(zip(got, want)):
+        gap = math.inf if not (isinstance(g, (int, float)) and math.isfinite(g)) else abs(g - w) / max(abs(w), 1e-3)
+        if gap > worst:
+            worst, at = gap, i
+    return worst, at
+
+
+def _run_problem(test_id: str, data: dict, want: dict) -> tuple[str, dict]:
+    """Empty string when the short run matches the solution's within tolerance, else why not."""
+    if "error" in data:
+        return f"The short training run failed: {str(data['error'])[:300]}", {}
+    got = data.get("losses")
+    if not isinstance(got, list) or len(got) != len(want["losses"]):
+        return "The short training run did not produce one loss per training batch.", {}
+    acc = data.get("accuracy")
+    acc = acc if isinstance(acc, (int, float)) and not isinstance(acc, bool) else float("nan")
+    details = {"curve": {"yours": got, "solution": want["losses"]},
+               "accuracy": {"yours": acc, "solution": want["accuracy"]}}
+    gap, at = curve_gap(got, want["losses"])
+    acc_gap = abs(acc - want["accuracy"]) if math.isfinite(acc) else math.inf
+    if gap <= RUN_LOSS_TOL and acc_gap <= RUN_ACC_TOL:
+        return "", details
+    g = got[at]
+    return (f"In a short FashionMNIST run (seed {want['seed']}) your training loss leaves the solution's: "
+            f"at batch {at + 1} it is {g if not isinstance(g, float) else f'{g:.4g}'} vs {want['losses'][at]:.4g}; "
+            f"final accuracy {acc:.3f} vs {want['accuracy']:.3f}."), details
+
+
+def _judge_run(test_id: str, data: dict) -> Verdict:
+    want = reference_data(test_id)
+    problem, details = _run_problem(test_id, data, want)
+    if not problem:
+        return Verdict(test_id, 1.0, details=details)
+    ex = cases.TESTS[test_id].exercise
+    return Verdict(test_id, 0.0, _join(problem, f"The feedback of test_{ex}_small says what differs step by step."),
+                   details=details)
+
+
+def _judge_onecycle(test_id: str, data: dict) -> Verdict:
+    want = reference_data(test_id)
+    if "error" in data:
+        return Verdict(test_id, 0.0, f"The 1cycle run failed: {str(data['error'])[:300]}")
+    recs_diff = difference(data.get("recs"), want["recs"], path="recorded")
+    problem, details = _run_problem(test_id, data, want)
+    parts = []
+    if recs_diff:
+        parts.append(f"The recorded 1cycle schedule differs: {recs_diff}.")
+    if problem:
+        parts.append(problem)
+    score = (0.5 if not recs_diff else 0.0) + (0.5 if not problem else 0.0)
+    return Verdict(test_id, score, _join(*parts), details=details)
+
+
+def _describe_fit(fit: str, got, want) -> str:
+    """What a scheduler/recorder callback did differently in one fit, in plain words."""
+    if not isinstance(got, dict):
+        return f"no result for the {fit} fit"
+    if "steps" in want:
+        steps = got.get("steps") if isinstance(got.get("steps"), list) else []
+        in_valid = sum(1 for s in steps if isinstance(s, list) and len(s) == 3 and s[2] is False)
+        if want["created"] != got.get("created"):
+            return (f"in the {fit} fit the scheduler was built {len(got.get('created') or [])} time(s) "
+                    f"(expected once, in before_fit, from learn.opt)")
+        if len(steps) != len(want["steps"]) or in_valid:
+            extra = f", {in_valid} of them during validation" if in_valid else ""
+            return (f"in the {fit} fit the scheduler stepped {len(steps)} times{extra}; expected "
+                    f"{len(want['steps'])}, all during training")
+        d = difference(steps, want["steps"], path="steps")
+        if d:
+            i = next(i for i, (g, w) in enumerate(zip(steps, want["steps"])) if g != w)
+            return (f"in the {fit} fit step {i + 1} of the scheduler came at (epoch, batch) = "
+                    f"{tuple(steps[i][:2])}, expected {tuple(want['steps'][i][:2])}")
+    return f"in the {fit} fit " + (difference(got, want) or "the results differ")
+
+
+def _judge_callback(test_id: str, data: dict) -> Verdict:
+    want = reference_data(test_id)
+    if "error" in data:
+        m = matching_mistake(test_id, data)
+        return Verdict(test_id, 0.0, _join(_named(m), f"Your callback raised {str(data['error'])[:300]}"),
+                       m.key if m else None)
+    fits = [k for k in want if difference(data.get(k), want[k]) is not None]
+    if not fits:
+        return Verdict(test_id, 1.0)
+    m = matching_mistake(test_id, data)
+    score = round(1 - len(fits) / len(want), 4)
+    what = "; ".join(_describe_fit({"fit1": "first", "fit2": "second"}.get(f, f), data.get(f), want[f])
+                     for f in fits)
+    return Verdict(test_id, score, _join(_named(m), what[0].upper() + what[1:] + "."), m.key if m else None)

@@ -1,0 +1,31 @@
+"""The hidden test cells' one call: run the checks' drivers on the student's classes, write data.
+
+Inside the grader's sandbox (AUTOGRADE_PROBE_DIR set) this only records data: the verdict is
+computed later by the trusted judge, out of the student's reach, so patching anything in the
+kernel cannot forge a score. Outside the grader (an instructor running the solutions notebook, or
+plain `nbgrader autograde`) it judges on the spot and raises AssertionError on a mismatch.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from . import cases
+
+
+def probe(test_id: str, *classes) -> None:
+    data = cases.collect(test_id, *classes)
+    out = os.environ.get("AUTOGRADE_PROBE_DIR")
+    if out:
+        path = Path(out) / f"{test_id}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)  # a kernel killed mid-write leaves no half file
+        print(f"{test_id}: results recorded for grading.")
+        return
+    from .judge import judge  # trusted context only: needs the solutions notebook
+    verdict = judge(test_id, data)
+    if verdict.score < 1:
+        raise AssertionError(f"{test_id}: {verdict.message}")
+    print(f"{test_id}: passed.")

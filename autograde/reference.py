@@ -1,0 +1,77 @@
+"""The solution versions, derived from the nbgrader source notebook (never a second copy).
+
+The solutions notebook holds each exercise class whole in one cell whose nbgrader `grade_id` is
+the exercise name. We take those cells' source, drop the solution markers (keeping the solution
+lines) and execute them in a fresh namespace. The mistake catalogue edits the same text.
+This module runs only in the trusted grader: the sandbox hides solutions/ from students' kernels.
+"""
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+
+from .cases import EXERCISES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "accel_sgd"
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+# What the exercise cells need from the lesson's setup cell.
+PRELUDE = """\
+import torch
+from torch import nn
+import matplotlib.pyplot as plt
+from miniai.learner import Callback
+"""
+
+
+def solutions_notebook() -> Path:
+    """The source notebook; AUTOGRADE_SOLUTIONS points elsewhere (e.g. a course fork)."""
+    return Path(os.environ.get("AUTOGRADE_SOLUTIONS", SOLUTIONS_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+
+
+def strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if not _MARKER.match(line)) + "\n"
+
+
+@lru_cache(maxsize=4)
+def _sources_from(path: str, mtime: float) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    found = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if cell.cell_type == "code" and meta.get("solution") and gid in EXERCISES:
+            found[gid] = strip_solution_markers(cell.source)
+    missing = [e for e in EXERCISES if e not in found]
+    if missing:
+        raise LookupError(f"{path}: no solution cell for {', '.join(missing)} (grade_id must be the exercise name)")
+    return {e: found[e] for e in EXERCISES}
+
+
+def solution_sources() -> dict:
+    """Exercise name -> the solution cell's code, in the lesson's order."""
+    path = solutions_notebook()
+    if not path.exists():
+        raise FileNotFoundError(f"solutions notebook not found at {path} (set AUTOGRADE_SOLUTIONS)")
+    return dict(_sources_from(str(path), path.stat().st_mtime))
+
+
+def build_namespace(sources: dict) -> dict:
+    """Execute exercise sources in order (later classes subclass earlier ones) into a namespace."""
+    ns = {"__name__": "autograde_solution"}
+    exec(compile(PRELUDE, "<prelude>", "exec"), ns)
+    for exercise, src in sources.items():
+        exec(compile(src, f"<solution:{exercise}>", "exec"), ns)
+    return ns
+
+
+def solution_classes(sources: dict | None = None) -> dict:
+    """Class name -> solution class."""
+    ns = build_namespace(sources or solution_sources())
+    return {name: ns[name] for name in EXERCISES.values()}
