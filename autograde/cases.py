@@ -295,7 +295,7 @@ def short_run(opt_func, lr, extra_cbs=(), epochs=RUN_EPOCHS, seed=RUN_SEED) -> d
         def __init__(self): self.losses = []
 
         def after_loss(self, learn):
-            if learn.training: self.losses.append(float(learn.loss))
+            if learn.training: self.losses.append(learn.loss.detach().item())
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -28,13 +28,18 @@ def nbgrader_env() -> dict:
     return env
 
 
-def generate_lesson(release_dir: Path = LESSONS_DIR, assignment: str = reference.ASSIGNMENT) -> Path:
-    """Run `nbgrader generate_assignment` into release_dir; the gradebook it needs is thrown away."""
+def generate_lesson(release_dir: Path = LESSONS_DIR, assignment: str = reference.ASSIGNMENT,
+                    db_path: Path | None = None) -> Path:
+    """Run `nbgrader generate_assignment` into release_dir.
+
+    nbgrader records the assignment's cells in a gradebook as it goes: in db_path when given (the
+    grader's gradebook), else in a throw-away one."""
     with tempfile.TemporaryDirectory(prefix="autograde-release-") as tmp:
+        db = Path(db_path).resolve() if db_path else Path(tmp) / "gradebook.db"
         cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
                f"--CourseDirectory.root={reference.REPO_ROOT}",
                f"--CourseDirectory.release_directory={Path(tmp) / 'release'}",
-               f"--db=sqlite:///{Path(tmp) / 'gradebook.db'}", "--log-level=WARN"]
+               f"--db=sqlite:///{db}", "--log-level=WARN"]
         proc = subprocess.run(cmd, cwd=reference.REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{proc.stdout}\n{proc.stderr}")

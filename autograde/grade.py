@@ -1,0 +1,178 @@
+"""Grading a class: one pure function per submission, run in local processes or on Dask workers.
+
+`grade_submission(course, student_id, text)` takes the notebook's *content* and returns plain
+data, so workers need no shared file system and the result never depends on which worker ran it.
+Only the parent process writes files and the gradebook (one writer: no sqlite lock errors).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import nbformat
+
+from . import cases, reference
+from .notebook import canonical_notebook, graded_cells, prepare, read_submission
+from .sandbox import Limits, run_notebook
+
+MAX_PROBE_BYTES = 20 * 2**20  # a probe file is a few kB; anything huge is not ours
+
+
+@dataclass
+class Course:
+    """Everything a worker needs to grade, as data."""
+    assignment_id: str
+    notebook_id: str
+    canonical: dict
+    solution_sources: dict
+    limits: dict = field(default_factory=lambda: asdict(Limits()))
+    threads: int = 1
+
+
+def load_course(assignment_id: str = reference.ASSIGNMENT, limits: Limits | None = None, threads: int = 1) -> Course:
+    path = reference.solutions_notebook()
+    canon = canonical_notebook(nbformat.read(path, as_version=4))
+    return Course(assignment_id, path.stem, json.loads(nbformat.writes(canon)), reference.solution_sources(),
+                  asdict(limits or Limits()), threads)
+
+
+def _sandbox_views() -> tuple[list[Path], list[Path]]:
+    """What the student's kernel must not see (the course repo, caches) and what it needs back."""
+    root = reference.REPO_ROOT
+    pkg = root / "autograde"
+    hide = [root, Path.home() / ".cache" / "autograde"]
+    expose = [root / "miniai", Path(sys.prefix)]
+    expose += [pkg / name for name in ("__init__.py", "cases.py", "compare.py", "probe.py", "visible.py",
+                                       "visible_expected.json")]
+    return hide, [p for p in expose if p.exists()]
+
+
+def _read_probe(probe_dir: Path, test_id: str):
+    path = probe_dir / f"{test_id}.json"
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_PROBE_BYTES:
+            return None
+        return json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _cell_index(nb: dict, grade_id: str) -> int | None:
+    for i, c in enumerate(nb["cells"]):
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return i
+    return None
+
+
+def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
+    """Grade one notebook's content. Never raises for anything the submission does."""
+    from . import judge
+    course = course if isinstance(course, Course) else Course(**course)
+    reference.set_sources(course.solution_sources)
+    t0 = time.monotonic()
+    canon = nbformat.from_dict(course.canonical)
+    cells = graded_cells(canon)
+    result = {"student_id": student_id, "assignment_id": course.assignment_id,
+              "notebook_id": course.notebook_id, "status": "ok", "message": "", "cells": [],
+              "executed": None, "timings": {}}
+    try:
+        prepared = prepare(read_submission(text), canon)
+    except ValueError as e:
+        result.update(status="unreadable", message=f"Your submission could not be graded: {e}.")
+        result["cells"] = [_cell_row(c, 0.0 if c["auto"] else None, result["message"]) for c in cells]
+        return result
+    with tempfile.TemporaryDirectory(prefix="autograde-") as work:
+        hide, expose = _sandbox_views()
+        threads = str(max(1, course.threads))
+        run = run_notebook(prepared, Path(work), limits=Limits(**course.limits), hide=hide, expose=expose,
+                           env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+        probes = {c["grade_id"]: _read_probe(Path(work) / "probe", c["grade_id"]) for c in cells if c["auto"]}
+    t_run = time.monotonic()
+    executed = run.notebook
+    for c in cells:
+        gid = c["grade_id"]
+        if not c["auto"]:
+            result["cells"].append(_cell_row(c, None, "Graded by hand."))
+            continue
+        verdict = judge.judge(gid, probes[gid])
+        message = verdict.message
+        if probes[gid] is None:
+            idx = _cell_index(executed, gid)
+            why = run.cell_errors.get(idx) if idx is not None else None
+            message = f"This test could not run: {why}." if why else (run.message or message)
+        row = _cell_row(c, round(verdict.score * c["points"], 4), message)
+        row.update(mistake=verdict.mistake, details=verdict.details)
+        result["cells"].append(row)
+    result.update(status=run.status, message=run.message, executed=executed, sandboxed=run.sandboxed,
+                  timings={"run": round(t_run - t0, 3), "judge": round(time.monotonic() - t_run, 3),
+                           "cells": {str(k): v for k, v in run.cell_seconds.items()}})
+    return result
+
+
+def _cell_row(cell: dict, score, message: str) -> dict:
+    return {"grade_id": cell["grade_id"], "score": score, "max_score": cell["points"], "message": message,
+            "auto": cell["auto"], "mistake": None, "details": {}}
+
+
+def _warm_reference(course: Course) -> None:
+    """Compute the solution versions' short runs once, into the disk cache the workers read."""
+    from . import judge
+    reference.set_sources(course.solution_sources)
+    for tid, spec in cases.TESTS.items():
+        judge.reference_data(tid)
+
+
+def find_submissions(submitted: Path) -> list[tuple[str, str, Path]]:
+    """(student_id, assignment_id, path) for nbgrader's submitted/{student}/{assignment}/{nb}.ipynb."""
+    found = []
+    for path in sorted(Path(submitted).glob("*/*/*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        found.append((path.parent.parent.name, path.parent.name, path))
+    return found
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+    return tqdm(total=total, desc="grading", unit="nb", file=sys.stderr, disable=total == 0)
+
+
+def grade_all(subs: list[tuple[str, str, Path]], course: Course, jobs: int = 1, scheduler: str | None = None) -> list[dict]:
+    """Grade every submission: local processes (jobs) or a Dask cluster (scheduler address)."""
+    texts = [(sid, _read_text(p)) for sid, _, p in subs]
+    results = []
+    with _progress(len(texts)) as bar:
+        if scheduler:
+            from distributed import Client
+            from distributed import as_completed as dask_completed
+            with Client(scheduler) as client:
+                course_f = client.scatter(course, broadcast=True)
+                futures = [client.submit(grade_submission, course_f, sid, text, pure=False) for sid, text in texts]
+                for fut in dask_completed(futures):
+                    results.append(fut.result())
+                    bar.update()
+        elif jobs <= 1:
+            for sid, text in texts:
+                results.append(grade_submission(course, sid, text))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(grade_submission, course, sid, text) for sid, text in texts]
+                for fut in as_completed(futures):
+                    results.append(fut.result())
+                    bar.update()
+    return sorted(results, key=lambda r: r["student_id"])
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        return f"<unreadable: {e}>"

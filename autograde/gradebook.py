@@ -1,0 +1,49 @@
+"""The nbgrader gradebook in OUT: built by nbgrader itself, scores written by the grader alone.
+
+`nbgrader generate_assignment` records the assignment's cells (as it does for any course); the
+parent process then adds each student's submission and writes the judge's scores into nbgrader's
+Grade rows, and the named mistakes as auto-comments on the student's answer cells, so nbgrader's
+own tools (export, formgrader) read the results.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import cases
+from .release import generate_lesson
+
+
+def create(db_path: Path, release_dir: Path, assignment: str) -> str:
+    """A gradebook holding the assignment's structure; returns its URL."""
+    generate_lesson(release_dir, assignment, db_path=db_path)
+    return f"sqlite:///{Path(db_path).resolve()}"
+
+
+def record(db_url: str, results: list[dict]) -> None:
+    """Write every submission's scores (replacing an earlier grading of the same student)."""
+    with Gradebook(db_url) as gb:
+        for r in results:
+            student, assignment, notebook = r["student_id"], r["assignment_id"], r["notebook_id"]
+            gb.update_or_create_student(student)
+            try:
+                gb.remove_submission(assignment, student)
+            except MissingEntry:
+                pass
+            gb.add_submission(assignment, student)
+            comments: dict[str, list[str]] = {}
+            for cell in r["cells"]:
+                grade = gb.find_grade(cell["grade_id"], notebook, assignment, student)
+                if cell["auto"]:
+                    grade.auto_score = cell["score"]
+                    grade.needs_manual_grade = False
+                    spec = cases.TESTS.get(cell["grade_id"])
+                    if cell["message"] and spec:
+                        comments.setdefault(spec.exercise, []).append(f"{cell['grade_id']}: {cell['message']}")
+            for exercise, lines in comments.items():
+                try:
+                    gb.find_comment(exercise, notebook, assignment, student).auto_comment = "\n".join(lines)
+                except MissingEntry:
+                    pass
+            gb.db.commit()
