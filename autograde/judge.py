@@ -18,9 +18,11 @@ from pathlib import Path
 from . import cases, mistakes, reference
 from .compare import agrees, case_differences, difference
 
-# Short runs: correct code written differently drifts by float rounding; the catalogued mistakes
-# move the loss curve by far more (see tests/test_judge.py and bench/ for the calibration).
-RUN_LOSS_TOL = 0.05       # largest allowed |loss - solution's loss| / solution's loss over the run
+# Short runs: correct code written differently drifts by float rounding (largest gap measured:
+# 3.1e-3, Momentum at lr 1.5 with lerp_); every catalogued mistake that touches the run moves the
+# curve by 0.048 or more (Adam's eps outside the root; most by > 0.1). `bench/run_tolerance.py`
+# prints the table; tests/test_judge.py keeps it true.
+RUN_LOSS_TOL = 0.02       # largest allowed |loss - solution's loss| / solution's loss over the run
 RUN_ACC_TOL = 0.03        # allowed difference of the final eval accuracy
 
 
