@@ -65,6 +65,16 @@ def cmd_grade(args) -> int:
     _print_table(graded)
     print(f"graded {len(graded)} submission(s) in {time.monotonic() - t0:.1f} s -> {args.out}/"
           f" (grades.csv, cells.csv, gradebook.db, feedback/, report.html)")
+    return _grader_failures(graded)
+
+
+def _grader_failures(graded: list[dict]) -> int:
+    """Exit status: 0 when every submission got a result (even a zero), 2 when the grader itself failed."""
+    failed = [r["student_id"] for r in graded if r["status"] == "error"]
+    if failed:
+        print(f"ERROR: the grader could not run {len(failed)} submission(s): {', '.join(failed)}; "
+              f"their rows say why. Fix the grader's set-up and grade again.", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -106,7 +116,7 @@ def cmd_demo(args) -> int:
     _print_table(graded)
     print(f"Feedback pages: {out}/feedback/<student>/{reference.ASSIGNMENT}/{reference.ASSIGNMENT}.html")
     print(f"Class report:   {out}/report.html    Gradebook: {out}/gradebook.db    CSVs: {out}/grades.csv, {out}/cells.csv")
-    return 0
+    return _grader_failures(graded)
 
 
 def main(argv=None) -> int:

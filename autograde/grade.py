@@ -77,7 +77,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
     course = course if isinstance(course, Course) else Course(**course)
     reference.set_sources(course.solution_sources)
     t0 = time.monotonic()
-    canon = nbformat.from_dict(course.canonical)
+    canon = nbformat.reads(json.dumps(course.canonical), as_version=4)
     cells = graded_cells(canon)
     result = {"student_id": student_id, "assignment_id": course.assignment_id,
               "notebook_id": course.notebook_id, "status": "ok", "message": "", "cells": [],

@@ -1,0 +1,37 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Both install into .venv/ first (once; again only when pyproject.toml changes).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# PyTorch first, pinned: the CUDA build runs on CPU machines too.
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: demo test install release bench lesson
+
+demo: $(STAMP)          ## release the lesson and grade the sample class
+	$(VENV)/bin/autograde demo
+
+test: $(STAMP)          ## the whole test suite
+	$(PY) -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+release: $(STAMP)       ## regenerate lessons/ from solutions/
+	$(VENV)/bin/autograde release
+
+lesson: $(STAMP)        ## run the whole solutions notebook as a student would (minutes)
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=3600 \
+	  --output-dir out/lesson solutions/accel_sgd/accel_sgd.ipynb
+
+bench: $(STAMP)         ## all benchmarks, written to BENCHMARKS.md
+	$(PY) bench/run_all.py
