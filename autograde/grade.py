@@ -47,7 +47,7 @@ def _sandbox_views() -> tuple[list[Path], list[Path]]:
     """What the student's kernel must not see (the course repo, caches) and what it needs back."""
     root = reference.REPO_ROOT
     pkg = root / "autograde"
-    hide = [root, Path.home() / ".cache" / "autograde"]
+    hide = [root, Path.home(), Path("/home"), Path("/root")]
     expose = [root / "miniai", Path(sys.prefix)]
     expose += [pkg / name for name in ("__init__.py", "cases.py", "compare.py", "probe.py", "visible.py",
                                        "visible_expected.json")]

@@ -8,10 +8,12 @@ step: OUT.ipynb and a JSON status file beside it (see `status_path`) are
 rewritten after every cell, atomically, so that a run killed from outside
 (wall-clock limit) still leaves the partial notebook and per-cell timings.
 
-The status file holds: status ('running' | 'ok' | 'dead' | 'error'), running
-(index of the cell being executed, or null), running_since (epoch seconds),
-died_at, error (text when status is 'error'), cell_errors and cell_seconds
-(cell index as a string -> text / seconds).
+The status file holds: status ('running' | 'ok' | 'dead' | 'stuck' | 'error'),
+running (index of the cell being executed, or null), running_since (epoch
+seconds), died_at (the cell where the kernel died or got stuck), error (text
+when status is 'error'), cell_errors and cell_seconds (cell index as a string
+-> text / seconds). 'stuck' means a cell ran past its timeout and ignored the
+interrupt, so the run stopped there instead of queueing cells behind it.
 """
 from __future__ import annotations
 
@@ -40,6 +42,10 @@ from nbclient.exceptions import DeadKernelError
 
 TIMEOUT_ENAME = "CellTimeoutError"
 SAVE_EVERY_S = 2.0  # how often a long-running cell's partial outputs are flushed to OUT
+
+
+class StuckKernel(Exception):
+    """A timed-out cell ignored the interrupt; every later cell would just queue behind it."""
 
 
 def status_path(out_path: Path | str) -> Path:
@@ -89,12 +95,14 @@ class _Client(NotebookClient):
         self._used: dict[int, int] = {}  # cell index -> text characters kept so far
         self._clipped: set[int] = set()  # cells whose truncation note is already shown
         self._timed_out: set[int] = set()
+        self._idle: set[int] = set()  # cells whose execution the kernel reported finished
         self._last_save = time.monotonic()
 
     # ---- saving -------------------------------------------------------
     def save(self) -> None:
-        _atomic_write(self.out_path, nbformat.writes(self.nb))
-        _atomic_write(status_path(self.out_path), json.dumps(self.run_state))
+        # Plain JSON: nbformat.writes validates on every call (~25 ms for a 100-cell lesson).
+        _atomic_write(self.out_path, json.dumps(self.nb))
+        self.save_status()
         self._last_save = time.monotonic()
 
     def save_status(self) -> None:
@@ -111,7 +119,10 @@ class _Client(NotebookClient):
         self.save_status()
         start = time.monotonic()
         try:
-            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if cell_index in self._timed_out and cell_index not in self._idle:
+                raise StuckKernel(cell_index)
+            return cell
         finally:
             key = str(cell_index)
             self.run_state["cell_seconds"][key] = round(time.monotonic() - start, 3)
@@ -131,7 +142,8 @@ class _Client(NotebookClient):
 
     def _error_text(self, cell, cell_index) -> str | None:
         if cell_index in self._timed_out:
-            return f"timed out after {self.cell_timeout:g} s"
+            stuck = "" if cell_index in self._idle else " and did not stop when interrupted"
+            return f"timed out after {self.cell_timeout:g} s{stuck}"
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if not errors:
             return None
@@ -141,6 +153,11 @@ class _Client(NotebookClient):
         return f"{ename}: {evalue}" if evalue else ename
 
     # ---- outputs ------------------------------------------------------------
+    def process_message(self, msg, cell, cell_index):
+        if msg.get("msg_type") == "status" and msg["content"].get("execution_state") == "idle":
+            self._idle.add(cell_index)
+        return super().process_message(msg, cell, cell_index)
+
     def output(self, outs, msg, display_id, cell_index):
         """Clip text before it is stored, so a print loop cannot grow memory or OUT."""
         keep, cut = self._clip(msg, cell_index)
@@ -188,8 +205,11 @@ class _Client(NotebookClient):
         return True, False
 
 
-def run(in_path: Path, out_path: Path, cell_timeout: float, output_chars: int) -> str:
-    """Execute IN into OUT; return the final status. Never raises for notebook problems."""
+def run(in_path: Path, out_path: Path, cell_timeout: float, output_chars: int,
+        interrupt_grace: int = 10) -> str:
+    """Execute IN into OUT; return the final status. Never raises for notebook problems.
+
+    `interrupt_grace`: seconds a timed-out cell gets to stop after the interrupt."""
     state = {"status": "running", "running": None, "running_since": None, "died_at": None,
              "error": None, "cell_errors": {}, "cell_seconds": {}}
     _atomic_write(status_path(out_path), json.dumps(state))
@@ -201,13 +221,16 @@ def run(in_path: Path, out_path: Path, cell_timeout: float, output_chars: int) -
             timeout_func=lambda cell: cell_timeout, interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "autograde_timeout": True, "traceback": [],
                               "evalue": f"cell timed out after {cell_timeout:g} s and was interrupted"},
-            allow_errors=True, record_timing=True, shutdown_kernel="immediate",
+            iopub_timeout=interrupt_grace, allow_errors=True, record_timing=True,
+            shutdown_kernel="immediate",
             kernel_manager_class=_KernelManager, resources={"metadata": {"path": os.getcwd()}},
         )
         client.execute()
         state["status"] = "ok"
     except DeadKernelError:
         state.update(status="dead", died_at=state["running"])
+    except StuckKernel as exc:
+        state.update(status="stuck", died_at=exc.args[0])
     except Exception as exc:  # unreadable notebook, kernel failed to start, nbclient failure
         where = "while starting the kernel" if state["running"] is None else f"at cell {state['running']}"
         state.update(status="error", error=f"{type(exc).__name__} {where}: {exc}"[:2000])
@@ -227,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("output", type=Path)
     ap.add_argument("--cell-timeout", type=float, default=60.0)
     ap.add_argument("--output-chars", type=int, default=20_000)
+    ap.add_argument("--interrupt-grace", type=int, default=10)
     args = ap.parse_args(argv)
-    status = run(args.input, args.output, args.cell_timeout, args.output_chars)
+    status = run(args.input, args.output, args.cell_timeout, args.output_chars, args.interrupt_grace)
     return 0 if status in ("ok", "dead") else 1
 
 

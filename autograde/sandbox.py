@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 RUNNER = Path(kernel_runner.__file__).resolve()
 SCRATCH_BYTES = 2 * 2**30  # size cap of the private /tmp and /dev/shm (RAM-backed, not under RLIMIT_AS)
+INTERRUPT_GRACE_S = 10  # a timed-out cell that has not stopped this long after the interrupt ends the run
 LOG_TAIL_BYTES = 8192  # how much of the runner's own stdout/stderr is kept for error messages
 FALLBACK_WARNING = (
     "bubblewrap (bwrap) is not available or does not work here, so student notebooks run "
@@ -68,7 +69,7 @@ class RunResult:
     the human `message` counts cells from 1 ("cell #3"), as a reader would."""
 
     notebook: dict  # executed notebook, partial if it stopped early; outputs truncated
-    status: str  # 'ok' | 'timeout' | 'dead' | 'error'
+    status: str  # 'ok' | 'timeout' (wall limit, or a timed-out cell ignored the interrupt) | 'dead' | 'error'
     message: str  # one sentence for feedback
     cell_errors: dict = field(default_factory=dict)  # index -> 'ename: evalue' / 'timed out after 60 s'
     cell_seconds: dict = field(default_factory=dict)  # index -> seconds
@@ -100,6 +101,11 @@ def _bwrap_path() -> str | None:
         log.warning("bwrap self-test failed: %s", probe.stderr.decode(errors="replace").strip())
         return None
     return exe
+
+
+@functools.lru_cache(maxsize=None)
+def _log_fallback_once() -> None:
+    log.warning(FALLBACK_WARNING)
 
 
 def bwrap_available() -> bool:
@@ -265,6 +271,11 @@ def _summarize(state: dict | None, nb: dict, timed_out: bool, limits: Limits,
         errors[running] = f"stopped by the {limits.wall_s:g} s time limit"
         return "timeout", (f"The notebook was stopped at the {limits.wall_s:g} s time limit while "
                            f"running {_cell_label(nb, running)}{after}"), errors, seconds
+    if final == "stuck":
+        label = _cell_label(nb, state.get("died_at"))
+        return "timeout", (f"{label[0].upper()}{label[1:]} ran past the "
+                           f"{limits.cell_s:g} s cell time limit and did not stop when interrupted"
+                           f"{after}"), errors, seconds
     if final == "dead" or (final == "running" and running is not None):
         where = state["died_at"] if state.get("died_at") is not None else running
         if where is not None:
@@ -314,12 +325,13 @@ def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
             tmp = "/tmp"
         else:
             warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=3)
-            log.warning(FALLBACK_WARNING)
+            _log_fallback_once()
             prefix, tmp = [], str(rundir / "tmp")
             (rundir / "tmp").mkdir()
         command = prefix + [sys.executable, str(RUNNER), str(in_nb), str(out_nb),
                             "--cell-timeout", repr(float(limits.cell_s)),
-                            "--output-chars", str(int(limits.output_chars))]
+                            "--output-chars", str(int(limits.output_chars)),
+                            "--interrupt-grace", str(int(INTERRUPT_GRACE_S))]
         proc = subprocess.Popen(
             command, cwd=workdir, env=_kernel_env(workdir, tmp, run_id, env),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
