@@ -46,6 +46,7 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AUTOGRADE_CACHE", str((out / ".cache").resolve()))
     course = load_course(limits=limits, threads=max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    course.hidden = [str(Path(submitted).resolve()), str(out.resolve())]
     _warm_reference(course)
     graded = grade_all(subs, course, jobs=jobs, scheduler=scheduler)
     results.write_csvs(graded, out)

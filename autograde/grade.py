@@ -34,6 +34,7 @@ class Course:
     solution_sources: dict
     limits: dict = field(default_factory=lambda: asdict(Limits()))
     threads: int = 1
+    hidden: list = field(default_factory=list)  # more folders the kernel must not see (submissions, outputs)
 
 
 def load_course(assignment_id: str = reference.ASSIGNMENT, limits: Limits | None = None, threads: int = 1) -> Course:
@@ -43,11 +44,11 @@ def load_course(assignment_id: str = reference.ASSIGNMENT, limits: Limits | None
                   asdict(limits or Limits()), threads)
 
 
-def _sandbox_views() -> tuple[list[Path], list[Path]]:
-    """What the student's kernel must not see (the course repo, caches) and what it needs back."""
+def _sandbox_views(hidden=()) -> tuple[list[Path], list[Path]]:
+    """What the student's kernel must not see (the course repo, homes, the class) and what it needs back."""
     root = reference.REPO_ROOT
     pkg = root / "autograde"
-    hide = [root, Path.home(), Path("/home"), Path("/root")]
+    hide = [root, Path.home(), Path("/home"), Path("/root"), *map(Path, hidden)]
     expose = [root / "miniai", Path(sys.prefix)]
     expose += [pkg / name for name in ("__init__.py", "cases.py", "compare.py", "probe.py", "visible.py",
                                        "visible_expected.json")]
@@ -89,7 +90,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
         result["cells"] = [_cell_row(c, 0.0 if c["auto"] else None, result["message"]) for c in cells]
         return result
     with tempfile.TemporaryDirectory(prefix="autograde-") as work:
-        hide, expose = _sandbox_views()
+        hide, expose = _sandbox_views(course.hidden)
         threads = str(max(1, course.threads))
         run = run_notebook(prepared, Path(work), limits=Limits(**course.limits), hide=hide, expose=expose,
                            env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})

@@ -7,6 +7,7 @@ own tools (export, formgrader) read the results.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -23,7 +24,8 @@ def create(db_path: Path, release_dir: Path, assignment: str) -> str:
 
 def record(db_url: str, results: list[dict]) -> None:
     """Write every submission's scores (replacing an earlier grading of the same student)."""
-    with Gradebook(db_url) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy models warn about their own relationships
         for r in results:
             student, assignment, notebook = r["student_id"], r["assignment_id"], r["notebook_id"]
             gb.update_or_create_student(student)
