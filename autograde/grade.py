@@ -105,9 +105,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
         verdict = judge.judge(gid, probes[gid])
         message = verdict.message
         if probes[gid] is None:
-            idx = _cell_index(executed, gid)
-            why = run.cell_errors.get(idx) if idx is not None else None
-            message = f"This test could not run: {why}." if why else (run.message or message)
+            message = _why_no_result(executed, run, gid) or message
         row = _cell_row(c, round(verdict.score * c["points"], 4), message)
         row.update(mistake=verdict.mistake, details=verdict.details)
         result["cells"].append(row)
@@ -115,6 +113,19 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
                   timings={"run": round(t_run - t0, 3), "judge": round(time.monotonic() - t_run, 3),
                            "cells": {str(k): v for k, v in run.cell_seconds.items()}})
     return result
+
+
+def _why_no_result(executed: dict, run, test_id: str) -> str:
+    """Why a test cell left no result: the answer cell it needs failed, the cell itself failed, or the run stopped."""
+    spec = cases.TESTS[test_id]
+    for exercise, cname in cases.EXERCISES.items():
+        idx = _cell_index(executed, exercise)
+        if cname in spec.classes and idx in run.cell_errors:
+            return f"Your {cname} cell failed ({run.cell_errors[idx]}), so this test could not run."
+    idx = _cell_index(executed, test_id)
+    if idx in run.cell_errors:
+        return f"This test could not run: {run.cell_errors[idx]}."
+    return run.message
 
 
 def _cell_row(cell: dict, score, message: str) -> dict:

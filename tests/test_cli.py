@@ -1,0 +1,72 @@
+"""The `autograde` command as users run it: the demo on the bundled class, and the student's self-check."""
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograde import reference
+
+SAMPLES = reference.REPO_ROOT / "autograde" / "samples"
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def autograde(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "autograde.cli", *args], capture_output=True, text=True,
+                          env=ENV, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    proc = autograde("demo", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc.stdout
+
+
+def test_demo_prints_the_grade_table_and_where_feedback_is(demo):
+    out, stdout = demo
+    assert "alice    20.00/24.0" in stdout
+    assert f"{out}/feedback/<student>/accel_sgd/accel_sgd.html" in stdout
+    assert f"{out}/report.html" in stdout
+
+
+def test_demo_grades_the_sample_class_as_its_readme_says(demo):
+    out, _ = demo
+    scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(open(out / "grades.csv"))}
+    assert scores["alice"] == 20.0 and scores["frank"] == 0.0 and scores["dave"] == 0.0
+    assert 0 < scores["erin"] < 20 and 0 < scores["bob"] < 20 and 0 < scores["carol"] < 20
+    named = {(r["student_id"], r["grade_id"]) for r in csv.DictReader(open(out / "cells.csv"))
+             if "Looks like:" in r["message"]}
+    assert ("bob", "test_adam_small") in named and ("bob", "test_momentum_small") in named
+    assert {("carol", "test_rmsprop_small"), ("carol", "test_recorder_cb"), ("carol", "test_base_sched_cb")} <= named
+
+
+def test_demo_reports_each_named_mistake_to_the_instructor(demo):
+    report = (demo[0] / "report.html").read_text()
+    for name in ["eps outside the square root", "un-dampened (PyTorch-style) momentum",
+                 "RMSProp state initialised with zeros", "recorder not reset between fits",
+                 "scheduler stepped during validation"]:
+        assert name in report
+
+
+def test_self_check_passes_a_finished_notebook():
+    proc = autograde("check", str(SAMPLES / "alice" / "accel_sgd" / "accel_sgd.ipynb"), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "9 of 9 exercises pass their visible checks." in proc.stdout
+
+
+def test_self_check_names_the_mistakes_it_sees():
+    proc = autograde("check", str(SAMPLES / "bob" / "accel_sgd" / "accel_sgd.ipynb"), timeout=300)
+    assert proc.returncode == 1
+    lines = {line.split()[1]: line for line in proc.stdout.splitlines() if line.startswith(("PASS", "FAIL"))}
+    assert lines["adam"].startswith("FAIL") and "eps outside the square root" in lines["adam"]
+    assert lines["momentum"].startswith("FAIL") and "un-dampened" in lines["momentum"]
+    assert lines["sgd"].startswith("PASS") and lines["recorder_cb"].startswith("PASS")
+
+
+def test_grade_refuses_an_empty_folder(tmp_path):
+    proc = autograde("grade", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert proc.returncode != 0 and "no submissions found" in proc.stderr
