@@ -109,7 +109,9 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
         row = _cell_row(c, round(verdict.score * c["points"], 4), message)
         row.update(mistake=verdict.mistake, details=verdict.details)
         result["cells"].append(row)
-    result.update(status=run.status, message=run.message, executed=executed, sandboxed=run.sandboxed,
+    # Errors in cells of a notebook that ran to the end are each test's business, not a run problem.
+    result.update(status=run.status, message=run.message if run.status != "ok" else "",
+                  executed=executed, sandboxed=run.sandboxed,
                   timings={"run": round(t_run - t0, 3), "judge": round(time.monotonic() - t_run, 3),
                            "cells": {str(k): v for k, v in run.cell_seconds.items()}})
     return result
