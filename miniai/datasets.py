@@ -390,12 +390,13 @@ def load_fashion_mnist(data_dir=None, *, sample=False):
     silently where that folder cannot be written."""
     src, dsd = _resolve(data_dir, sample)
     if dsd is None:
-        entry = _cache_entry(src.files)
-        dsd = _read_cache(entry)
+        try: entry = _cache_entry(src.files)
+        except Exception: entry = None  # e.g. no home folder in a sandbox: just don't cache
+        dsd = _read_cache(entry) if entry else None
         src.from_cache = dsd is not None
         if dsd is None:
             dsd = _build_dsd(src.files)
-            if _write_cache(dsd, entry): dsd = _read_cache(entry) or dsd
+            if entry and _write_cache(dsd, entry): dsd = _read_cache(entry) or dsd
             else: entry = None
         src.cache = str(entry) if entry else None
     src.sizes = {k: len(v) for k, v in dsd.items()}

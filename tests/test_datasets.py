@@ -6,7 +6,6 @@ Debian package is installed.
 """
 import gzip
 import pickle
-import shutil
 import struct
 import subprocess
 import sys
@@ -335,6 +334,13 @@ def test_unwritable_cache_is_skipped_quietly(tmp_path, monkeypatch):
     assert len(dsd['train']) == 30 and md.last_source.cache is None
 
 
+def test_no_home_folder_means_no_cache_not_an_error(tmp_path, monkeypatch):
+    def no_home(): raise RuntimeError('Could not determine home directory (test)')
+    monkeypatch.setattr(md, '_cache_root', no_home)
+    dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
+    assert len(dsd['train']) == 30 and md.last_source.cache is None
+
+
 # --- broken files -------------------------------------------------------------------------------
 
 def test_bad_magic_names_the_file(tmp_path):
@@ -420,4 +426,5 @@ def test_grid_helpers_shapes():
     assert axs.shape == (2, 4) and [a.axison for a in axs.flat] == [True] * 7 + [False]
     axs = md.show_images([np.zeros((4, 4))] * 3, ncols=3, titles=list('abc'))
     assert [a.get_title() for a in axs.flat] == list('abc')
+
 
