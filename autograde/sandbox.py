@@ -204,7 +204,7 @@ def _kill_leftovers(run_id: str, patience_s: float = 3.0) -> int:
 def _kernel_env(workdir: Path, tmp: str, run_id: str, extra: dict | None) -> dict:
     """A clean environment built from scratch: nothing of the grader's leaks in."""
     env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(os.path.abspath(sys.executable)).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
         "LANG": "C.UTF-8",
         "TMPDIR": tmp,
@@ -328,7 +328,7 @@ def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
             _log_fallback_once()
             prefix, tmp = [], str(rundir / "tmp")
             (rundir / "tmp").mkdir()
-        command = prefix + [sys.executable, str(RUNNER), str(in_nb), str(out_nb),
+        command = prefix + [os.path.abspath(sys.executable), str(RUNNER), str(in_nb), str(out_nb),
                             "--cell-timeout", repr(float(limits.cell_s)),
                             "--output-chars", str(int(limits.output_chars)),
                             "--interrupt-grace", str(int(INTERRUPT_GRACE_S))]
