@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import reference
@@ -47,11 +48,14 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
     os.environ.setdefault("AUTOGRADE_CACHE", str((out / ".cache").resolve()))
     course = load_course(limits=limits, threads=max(1, (os.cpu_count() or 1) // max(1, jobs)))
     course.hidden = [str(Path(submitted).resolve()), str(out.resolve())]
-    _warm_reference(course)
-    graded = grade_all(subs, course, jobs=jobs, scheduler=scheduler)
+    # nbgrader builds the gradebook (seconds) while the class is graded.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        db_future = pool.submit(gradebook.create, out / "gradebook.db", out / ".release", reference.ASSIGNMENT)
+        _warm_reference(course)
+        graded = grade_all(subs, course, jobs=jobs, scheduler=scheduler)
+        db_url = db_future.result()
     results.write_csvs(graded, out)
     results.write_executed(graded, out)
-    db_url = gradebook.create(out / "gradebook.db", out / ".release", reference.ASSIGNMENT)
     gradebook.record(db_url, graded)
     for r in graded:
         feedback.write_feedback(r, out)

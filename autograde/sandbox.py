@@ -19,6 +19,7 @@ cwd/HOME, but *without* isolation; that is loudly warned about and reported as
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import logging
 import os
@@ -113,6 +114,11 @@ def bwrap_available() -> bool:
     return _bwrap_path() is not None
 
 
+def gpu_devices() -> list[str]:
+    """NVIDIA device nodes of this machine (none on a CPU machine)."""
+    return sorted(glob.glob("/dev/nvidia*"))
+
+
 def _bwrap_args(exe: str, workdir: Path, rundir: Path, hide: Sequence[Path],
                 expose: Sequence[Path]) -> list[str]:
     """The bwrap command line (without the command to run).
@@ -142,6 +148,8 @@ def _bwrap_args(exe: str, workdir: Path, rundir: Path, hide: Sequence[Path],
     args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for _, _, mount in mounts:
         args += mount
+    for device in gpu_devices():  # the fresh /dev has no GPU nodes: bind them so kernels can train on it
+        args += ["--dev-bind", device, device]
     for path in hidden_dirs:  # read-only, so they cannot be used as scratch space either
         args += ["--remount-ro", str(path)]
     return args + ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",

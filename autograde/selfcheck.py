@@ -5,6 +5,7 @@ the visible check cells, skipping the lesson's data loading and training runs.
 """
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def self_check(path: Path, lesson_path: Path = LESSON, limits: Limits = Limits(w
     lesson = nbformat.read(lesson_path, as_version=4) if lesson_path.exists() else submission
     nb = check_notebook(submission, lesson)
     with tempfile.TemporaryDirectory(prefix="autograde-check-") as work:
-        run = run_notebook(nb, Path(work), limits=limits)
+        # The student's own machine: nothing to hide, but the packages must stay visible even when
+        # they live under /tmp, which the sandbox replaces with a private one.
+        run = run_notebook(nb, Path(work), limits=limits, expose=[reference.REPO_ROOT, Path(sys.prefix)])
     executed = run.notebook
     outcomes = {}
     for i, cell in enumerate(executed["cells"]):
