@@ -10,8 +10,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
-
 from . import cases
 from .release import generate_lesson
 
@@ -19,11 +17,13 @@ from .release import generate_lesson
 def create(db_path: Path, release_dir: Path, assignment: str) -> str:
     """A gradebook holding the assignment's structure; returns its URL."""
     generate_lesson(release_dir, assignment, db_path=db_path)
+    import nbgrader.api  # noqa: F401  (imported here, off the critical path, for record())
     return f"sqlite:///{Path(db_path).resolve()}"
 
 
 def record(db_url: str, results: list[dict]) -> None:
     """Write every submission's scores (replacing an earlier grading of the same student)."""
+    from nbgrader.api import Gradebook, MissingEntry  # lazily: grading starts without waiting for it
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy models warn about their own relationships
         for r in results:

@@ -11,6 +11,7 @@ import inspect
 import json
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -72,17 +73,26 @@ def _disk_cached(test_id: str, compute):
     return data
 
 
-@lru_cache(maxsize=None)
+_reference_lock = threading.Lock()  # the grader warms the cache in a thread while it judges
+
+
 def reference_data(test_id: str) -> dict:
+    """The solution versions' results for one test (computed once per process, runs kept on disk)."""
+    with _reference_lock:
+        data = _reference_data(test_id)
+    if isinstance(data, dict) and "error" in data:
+        raise RuntimeError(f"the solution version fails {test_id}: {data['error']}")
+    return data
+
+
+@lru_cache(maxsize=None)
+def _reference_data(test_id: str) -> dict:
     spec = cases.TESTS[test_id]
     classes = reference.solution_classes()
 
     def compute():
         return cases.collect(test_id, *(classes[c] for c in spec.classes))
-    data = _disk_cached(test_id, compute) if spec.kind in ("run", "onecycle") else compute()
-    if isinstance(data, dict) and "error" in data:
-        raise RuntimeError(f"the solution version fails {test_id}: {data['error']}")
-    return data
+    return _disk_cached(test_id, compute) if spec.kind in ("run", "onecycle") else compute()
 
 
 @lru_cache(maxsize=None)

@@ -28,6 +28,11 @@ def nbgrader_env() -> dict:
     return env
 
 
+# `python -m nbgrader`, without the grammar compile that autograde/__init__.py explains.
+NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; "
+                 "from nbgrader.apps.nbgraderapp import main; main()")
+
+
 def generate_lesson(release_dir: Path = LESSONS_DIR, assignment: str = reference.ASSIGNMENT,
                     db_path: Path | None = None) -> Path:
     """Run `nbgrader generate_assignment` into release_dir.
@@ -36,7 +41,7 @@ def generate_lesson(release_dir: Path = LESSONS_DIR, assignment: str = reference
     grader's gradebook), else in a throw-away one."""
     with tempfile.TemporaryDirectory(prefix="autograde-release-") as tmp:
         db = Path(db_path).resolve() if db_path else Path(tmp) / "gradebook.db"
-        cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+        cmd = [sys.executable, "-c", NBGRADER_MAIN, "generate_assignment", assignment, "--force",
                f"--CourseDirectory.root={reference.REPO_ROOT}",
                f"--CourseDirectory.release_directory={Path(tmp) / 'release'}",
                f"--db=sqlite:///{db}", "--log-level=WARN"]

@@ -32,6 +32,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import common  # noqa: E402
 
+REFERENCE_PHASE = "∥ reference data (first torch import; solution's short runs from the disk cache)"
+GRADEBOOK_PHASE = "∥ gradebook: nbgrader generate_assignment"
 CLI_FLAG = "--_instrumented-cli"   # internal: run autograde.cli.main with phase timers (a child process)
 ASSIGNMENT = "accel_sgd"
 
@@ -45,8 +47,10 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
     t0 = time.perf_counter()
     from autograde import cli  # what the console script imports first
     phases: dict[str, float] = {"import autograde.cli": time.perf_counter() - t0}
+    intervals = [(t0, time.perf_counter())]  # every timed span, so concurrent phases are not counted twice
     from autograde import feedback, grade, gradebook, report, results, sandbox
     phases["import grading modules"] = time.perf_counter() - t0 - phases["import autograde.cli"]
+    intervals.append((intervals[0][1], time.perf_counter()))
     captured: dict = {}
 
     def wrap(module, name, label, keep=False):
@@ -60,6 +64,7 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
                 out = fn(*a, **k)
             finally:
                 phases[label] = phases.get(label, 0.0) + time.perf_counter() - s
+                intervals.append((s, time.perf_counter()))
             if keep:
                 captured[label] = out
             return out
@@ -68,11 +73,11 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
     wrap(sandbox, "bwrap_available", "bwrap self-test")
     wrap(grade, "find_submissions", "find submissions")
     wrap(grade, "load_course", "load course (solutions notebook -> canonical)")
-    wrap(grade, "_warm_reference", "reference data (first torch import; solution's short runs from the disk cache)")
+    wrap(grade, "_warm_reference", REFERENCE_PHASE)
     wrap(grade, "grade_all", "grade_all (kernels + judge)", keep=True)
     wrap(results, "write_csvs", "write CSVs")
     wrap(results, "write_executed", "write executed notebooks")
-    wrap(gradebook, "create", "gradebook: nbgrader generate_assignment")
+    wrap(gradebook, "create", GRADEBOOK_PHASE)
     wrap(gradebook, "record", "gradebook: record scores")
     wrap(feedback, "write_feedback", "feedback pages")
     wrap(report, "write_report", "class report")
@@ -111,8 +116,18 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
                      "sandboxed": r.get("sandboxed"), "timings": r.get("timings") or {}, "cells": cells})
     Path(result_path).write_text(json.dumps({
         "started_wall": started_wall, "main_s": main_s, "rc": rc, "phases": phases,
+        "timed_union_s": _union_length(intervals),
         "ended_wall": time.time(), "submissions": subs, "kernel_devices": sorted(kernel_devices)}))
     return rc
+
+
+def _union_length(spans: list[tuple[float, float]]) -> float:
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,7 +295,8 @@ def demo_cells(sub: dict, top: int = 4) -> list[tuple[str, float]]:
 
 def main() -> int:
     if len(sys.argv) > 2 and sys.argv[1] == CLI_FLAG:
-        return instrumented_cli(sys.argv[2], sys.argv[3:])
+        from autograde.cli import exit_fast
+        exit_fast(instrumented_cli(sys.argv[2], sys.argv[3:]))  # ends as the console script does
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a class of 4, one warm single run")
     p.add_argument("--class-size", type=int, help="submissions in the class (default 20; 4 with --quick)")
@@ -395,8 +411,8 @@ def report(made, cold, warm, j1, j2, nbg, args) -> str:
     out.append("")
     labels = ["process start (interpreter)", "import autograde.cli", "import grading modules", "bwrap self-test",
               "find submissions", "load course (solutions notebook -> canonical)",
-              "reference data (first torch import; solution's short runs from the disk cache)", "grade_all (kernels + judge)",
-              "write CSVs", "write executed notebooks", "gradebook: nbgrader generate_assignment",
+              REFERENCE_PHASE, "grade_all (kernels + judge)",
+              "write CSVs", "write executed notebooks", GRADEBOOK_PHASE,
               "gradebook: record scores", "feedback pages", "class report", "other (argument parsing, table, exit)"]
     runs = [("one, cold cache", cold), ("one, warm cache (the median run)", warm_mid), (f"class of {n}, jobs 1", j1),
             (f"class of {n}, jobs 2", j2)]
@@ -406,15 +422,16 @@ def report(made, cold, warm, j1, j2, nbg, args) -> str:
         for _, r in runs:
             ph = dict(r["phases"])
             ph["process start (interpreter)"] = r["process_start"]
-            known = sum(v for k, v in ph.items() if k in labels)
-            ph["other (argument parsing, table, exit)"] = max(0.0, r["wall"] - known)
+            ph["other (argument parsing, table, exit)"] = max(0.0, r["wall"] - r["process_start"] - r["timed_union_s"])
             vals.append(ph.get(lab))
         prow.append([lab, *[common.fmt_s(v, 2) if v is not None else "–" for v in vals]])
     prow.append(["**total wall**", *[f"**{r['wall']:.2f}**" for _, r in runs]])
     out.append(common.md_table(["phase (s)", *[name for name, _ in runs]], prow, align="l" + "r" * len(runs)))
     out.append("")
-    out.append("(`other` is the wall time not in any timed phase: argument parsing, printing the table, "
-               "interpreter shutdown.)")
+    out.append("(Phases marked ∥ run in threads beside `grade_all`: with one process grading, the judge waits "
+               "for the reference data only if it is not ready when the first kernel ends; with --jobs > 1 the "
+               "workers need it first. `other` is the wall time in no timed phase: argument parsing, printing "
+               "the table, process exit.)")
     out.append("")
     # --- per-submission breakdown
     out.append("### One submission's grading, part by part (sorted by time)")

@@ -110,3 +110,29 @@ class _Unfinished:
 
     def zero_grad(self):
         pass
+
+
+def test_a_reference_run_is_computed_once_when_two_threads_ask_together(monkeypatch, tmp_path):
+    """The grader warms the reference in a thread while the judge may already need it."""
+    import threading
+    import time
+    monkeypatch.setenv("AUTOGRADE_CACHE", str(tmp_path))
+    judge._reference_data.cache_clear()
+    calls = []
+
+    def slow_collect(test_id, *classes):
+        calls.append(test_id)
+        time.sleep(0.2)
+        return {"losses": [1.0], "accuracy": 0.5}
+    monkeypatch.setattr(cases, "collect", slow_collect)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(judge.reference_data("test_sgd_run"))) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        judge._reference_data.cache_clear()
+    assert calls == ["test_sgd_run"]
+    assert got == [{"losses": [1.0], "accuracy": 0.5}] * 2

@@ -42,7 +42,7 @@ def test_environment_yml_installs_this_repository():
 
 def test_the_autograde_console_script_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["autograde"] == "autograde.cli:main"
+    assert project["scripts"]["autograde"] == "autograde.cli:run"
 
 
 def test_importing_miniai_is_cheap():
