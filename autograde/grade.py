@@ -92,7 +92,10 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="autograde-") as work:
         hide, expose = _sandbox_views(course.hidden)
         threads = str(max(1, course.threads))
-        run = run_notebook(prepared, Path(work), limits=Limits(**course.limits), hide=hide, expose=expose,
+        limits = Limits(**course.limits)
+        if limits.cpus is None:  # a submission gets its share of the cores, so it cannot slow the others
+            limits.cpus = float(max(1, course.threads))
+        run = run_notebook(prepared, Path(work), limits=limits, hide=hide, expose=expose,
                            env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
         probes = {c["grade_id"]: _read_probe(Path(work) / "probe", c["grade_id"]) for c in cells if c["auto"]}
     t_run = time.monotonic()

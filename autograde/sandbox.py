@@ -40,6 +40,7 @@ from typing import Sequence
 import nbformat
 
 from autograde import kernel_runner
+from autograde.cgroups import SubmissionCgroup
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Limits:
     cell_s: float = 60.0  # per cell; on timeout the kernel is interrupted and the next cell runs
     memory_bytes: int = 8 * 2**30  # RLIMIT_AS for every process the submission starts
     output_chars: int = 20_000  # per cell; longer text outputs are cut with a note
+    processes: int = 512  # tasks (processes and threads) in the submission's cgroup: stops fork bombs
+    cpus: float | None = None  # CPU time cap in cores (cgroup quota); None: no cap
 
 
 @dataclass
@@ -159,10 +162,12 @@ def _bwrap_args(exe: str, workdir: Path, rundir: Path, hide: Sequence[Path],
 # --------------------------------------------------------------------------- processes
 
 
-def _set_rlimits(memory_bytes: int) -> None:  # runs in the child between fork and exec
+def _child_setup(memory_bytes: int, cgroup: SubmissionCgroup | None) -> None:  # between fork and exec
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if cgroup is not None:
+        cgroup.enter()
 
 
 def _drain(pipe, keep: bytearray) -> None:
@@ -340,10 +345,11 @@ def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
                             "--cell-timeout", repr(float(limits.cell_s)),
                             "--output-chars", str(int(limits.output_chars)),
                             "--interrupt-grace", str(int(INTERRUPT_GRACE_S))]
+        cgroup = SubmissionCgroup.create(limits.processes, limits.cpus)
         proc = subprocess.Popen(
             command, cwd=workdir, env=_kernel_env(workdir, tmp, run_id, env),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=functools.partial(_set_rlimits, limits.memory_bytes))
+            start_new_session=True, preexec_fn=functools.partial(_child_setup, limits.memory_bytes, cgroup))
         tail = bytearray()
         drainer = threading.Thread(target=_drain, args=(proc.stdout, tail), daemon=True)
         drainer.start()
@@ -359,6 +365,8 @@ def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
                 pass
             proc.wait()
             _kill_leftovers(run_id)
+            if cgroup is not None:
+                cgroup.close()
             drainer.join(timeout=5)
         log_tail = tail.decode(errors="replace")
         status, message, errors, seconds = _summarize(

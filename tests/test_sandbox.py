@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograde import sandbox
+from autograde import cgroups, sandbox
 from autograde.sandbox import Limits, run_notebook
 
 needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_available(), reason="bwrap is not usable here")
@@ -237,3 +237,57 @@ def _processes_with_arg(arg: str) -> list[int]:
         except OSError:
             pass
     return found
+
+
+# --------------------------------------------------------------------------- cgroups: processes and CPU
+
+needs_cgroups = pytest.mark.skipif(not cgroups.available(), reason="no writable cgroup hierarchy here")
+
+FORK_200 = """import os, time
+forked = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(20)
+            os._exit(0)
+        forked += 1
+    print('forked all', forked)
+except OSError as e:
+    print('refused after', forked, type(e).__name__)
+"""
+
+OWN_GROUP = """from pathlib import Path
+own = dict(line.split(':', 2)[1:] for line in Path('/proc/self/cgroup').read_text().splitlines())
+def read(controller, name):
+    for d in (Path('/sys/fs/cgroup', controller, own[controller].lstrip('/')), Path('/sys/fs/cgroup', own[''].lstrip('/'))):
+        if (d / name).exists():
+            return (d / name).read_text().strip()
+"""
+
+
+@needs_cgroups
+def test_a_fork_bomb_meets_the_process_cap_and_the_notebook_goes_on(tmp_path):
+    result, _ = run(tmp_path, FORK_200, "print('next')",
+                    limits=Limits(wall_s=60, cell_s=30, memory_bytes=4 * 2**30, processes=64))
+    assert result.status == "ok", result.message
+    out = text(result, 0)
+    assert out.startswith("refused after ") and int(out.split()[2]) < 64, out
+    assert text(result, 1) == "next\n"
+
+
+@needs_cgroups
+def test_the_cpu_cap_is_the_submissions_share_of_cores(tmp_path):
+    quota = OWN_GROUP + "print(read('cpu', 'cpu.cfs_quota_us') or read('cpu', 'cpu.max').split()[0])"
+    result, _ = run(tmp_path, quota, limits=Limits(wall_s=60, cpus=1.5))
+    assert result.status == "ok", result.message
+    assert text(result, 0) == "150000\n"
+
+
+@needs_cgroups
+def test_no_cgroup_outlives_its_run(tmp_path):
+    def groups():
+        return {p for p in Path("/sys/fs/cgroup").rglob("autograde-*") if p.is_dir()}
+    before = groups()
+    result, _ = run(tmp_path, FORK_200, limits=Limits(wall_s=60, processes=64))
+    assert result.status == "ok", result.message
+    assert groups() == before
