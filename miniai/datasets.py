@@ -14,6 +14,7 @@ import os
 import shutil
 import struct
 import tempfile
+import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -355,12 +356,24 @@ def _read_cache(entry):
         return None
 
 
+STALE_BUILD_S = 3600  # a build takes seconds; one this old was killed mid-write
+
+
+def _remove_stale_builds(folder):
+    "Folders left by a process killed while it saved; a recent one may be another process's build."
+    for p in Path(folder).glob('.building-*'):
+        try:
+            if time.time() - p.stat().st_mtime > STALE_BUILD_S: shutil.rmtree(p, ignore_errors=True)
+        except OSError: pass
+
+
 def _write_cache(dsd, entry):
     "Save into a temp folder then rename it into place, so a cache entry is always complete. True if saved."
     import datasets
     tmp, bars_were_off = None, datasets.are_progress_bars_disabled()
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_builds(entry.parent)
         tmp = tempfile.mkdtemp(prefix='.building-', dir=entry.parent)
         datasets.disable_progress_bars()
         dsd.save_to_disk(tmp)

@@ -5,6 +5,7 @@ Most tests use the committed sample or small copies of it; the full 70k set is b
 Debian package is installed.
 """
 import gzip
+import os
 import pickle
 import struct
 import subprocess
@@ -288,13 +289,12 @@ def test_nothing_available_lists_every_place_tried(tmp_path, monkeypatch):
 
 # --- the on-disk cache --------------------------------------------------------------------------
 
-def test_second_call_reads_the_cache_and_is_faster(tmp_path, fresh_cache):
+def test_second_call_reads_the_cache(tmp_path, fresh_cache):
     d = make_dir(tmp_path / 'arg')
-    t0 = time.perf_counter(); first = load_fashion_mnist(d); t1 = time.perf_counter()
+    first = load_fashion_mnist(d)
     assert not md.last_source.from_cache and Path(md.last_source.cache).parent == fresh_cache
-    second = load_fashion_mnist(d); t2 = time.perf_counter()
+    second = load_fashion_mnist(d)
     assert md.last_source.from_cache and 'from cache' in second['train'].info.description
-    assert t2 - t1 < t1 - t0
     assert second['train'][5]['label'] == first['train'][5]['label']
     assert len(list(fresh_cache.iterdir())) == 1
 
@@ -324,6 +324,17 @@ def test_failed_save_leaves_nothing_half_built(tmp_path, fresh_cache, monkeypatc
     dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
     assert len(dsd['train']) == 30 and md.last_source.cache is None
     assert list(fresh_cache.iterdir()) == []
+
+
+def test_a_build_killed_mid_write_is_swept_later_but_a_recent_one_is_left(tmp_path, fresh_cache):
+    fresh_cache.mkdir(parents=True, exist_ok=True)
+    stale, recent = fresh_cache / '.building-killed', fresh_cache / '.building-running'
+    for p in (stale, recent):
+        (p / 'train').mkdir(parents=True)
+    old = time.time() - 2 * md.STALE_BUILD_S
+    os.utime(stale, (old, old))
+    load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
+    assert not stale.exists() and recent.exists()
 
 
 def test_unwritable_cache_is_skipped_quietly(tmp_path, monkeypatch):
