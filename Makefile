@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test install release bench lesson
+.PHONY: demo test install release kit bench lesson
 
 demo: $(STAMP)          ## release the lesson and grade the sample class
 	$(VENV)/bin/autograde demo
@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml
 
 release: $(STAMP)       ## regenerate lessons/ from solutions/
 	$(VENV)/bin/autograde release
+
+kit: $(STAMP)           ## dist/accel_sgd-student.zip: what students get (no solutions)
+	$(VENV)/bin/autograde kit
 
 lesson: $(STAMP)        ## run the whole solutions notebook as a student would (minutes)
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=3600 \

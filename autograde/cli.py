@@ -111,6 +111,14 @@ def cmd_check(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_kit(args) -> int:
+    from .kit import write_kit
+    target = write_kit(Path(args.out))
+    print(f"wrote {target}: the lesson, miniai and the self-check, without the solutions. Give students this, "
+          f"not the repository.")
+    return 0
+
+
 def cmd_demo(args) -> int:
     _offline_defaults()
     out = Path(args.out)
@@ -143,15 +151,29 @@ def main(argv=None) -> int:
     g.add_argument("--cell-timeout", type=float, help="seconds per cell (default 60)")
     c = sub.add_parser("check", help="run the visible checks on your notebook before you submit")
     c.add_argument("notebook")
+    k = sub.add_parser("kit", help="pack what students get (lesson, miniai, self-check; no solutions) into a zip")
+    k.add_argument("--out", default=str(reference.REPO_ROOT / "dist"))
     d = sub.add_parser("demo", help="release the lesson and grade the bundled sample class")
     d.add_argument("--out", default=str(reference.REPO_ROOT / "out" / "demo"))
     d.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = p.parse_args(argv)
-    handler = {"release": cmd_release, "grade": cmd_grade, "check": cmd_check, "demo": cmd_demo}[args.cmd]
+    handler = {"release": cmd_release, "grade": cmd_grade, "check": cmd_check, "kit": cmd_kit,
+               "demo": cmd_demo}[args.cmd]
     try:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except ImportError:
+        if not _is_student_kit():
+            raise
+        print(f"autograde {args.cmd} is for instructors and needs the course repository; this installation "
+              f"is the student kit, which has only `autograde check`.", file=sys.stderr)
+        return 2
+
+
+def _is_student_kit() -> bool:
+    """The student kit (autograde/kit.py) ships only what `autograde check` needs."""
+    return not Path(__file__).with_name("judge.py").exists()
 
 
 def run() -> None:

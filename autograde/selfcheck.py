@@ -5,6 +5,7 @@ the visible check cells, skipping the lesson's data loading and training runs.
 """
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -39,7 +40,10 @@ def self_check(path: Path, lesson_path: Path = LESSON, limits: Limits = Limits(w
     with tempfile.TemporaryDirectory(prefix="autograde-check-") as work:
         # The student's own machine: nothing to hide, but the packages must stay visible even when
         # they live under /tmp, which the sandbox replaces with a private one.
-        run = run_notebook(nb, Path(work), limits=limits, expose=[reference.REPO_ROOT, Path(sys.prefix)])
+        # The kernel imports the same miniai and autograde as this process, installed or not.
+        python_path = os.pathsep.join([str(reference.REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+        run = run_notebook(nb, Path(work), limits=limits, env={"PYTHONPATH": python_path},
+                           expose=[reference.REPO_ROOT, Path(sys.prefix)])
     executed = run.notebook
     outcomes = {}
     for i, cell in enumerate(executed["cells"]):

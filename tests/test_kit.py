@@ -1,0 +1,123 @@
+"""The student kit: everything a student needs to do the lesson and self-check it, and no solution."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograde import kit, reference
+from autograde.cases import EXERCISES
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLVED = ROOT / "autograde" / "samples" / "alice" / "accel_sgd" / "accel_sgd.ipynb"
+# Run a module of the unpacked kit with the repository's editable install out of the way, so that an
+# import the kit cannot satisfy fails instead of quietly falling back to this checkout.
+WITHOUT_EDITABLE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+                    "if 'editable' not in getattr(f, '__module__', '')]; ")
+
+
+@pytest.fixture(scope="module")
+def kit_zip(tmp_path_factory) -> Path:
+    return kit.write_kit(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def unpacked(kit_zip, tmp_path_factory) -> Path:
+    where = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(kit_zip) as zf:
+        zf.extractall(where)
+    return where / kit.KIT_NAME
+
+
+def _run_in_kit(kit_dir: Path, code: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(kit_dir), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-c", WITHOUT_EDITABLE + code], cwd=kit_dir, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _solution_lines() -> set[str]:
+    """The lines inside the solution regions of the source notebook (the answers)."""
+    nb = json.loads(reference.solutions_notebook().read_text())
+    lines, inside = set(), False
+    for cell in nb["cells"]:
+        for line in "".join(cell["source"]).splitlines():
+            if "### BEGIN SOLUTION" in line:
+                inside = True
+            elif "### END SOLUTION" in line:
+                inside = False
+            elif inside and line.strip() and not line.strip().startswith("#"):
+                lines.add(line.strip())
+    return lines
+
+
+def test_the_kit_holds_the_lesson_miniai_and_the_self_check(kit_zip):
+    names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
+    assert {"README.md", "pyproject.toml", "environment.yml", "lessons/accel_sgd/accel_sgd.ipynb",
+            "miniai/learner.py", "autograde/visible.py", "autograde/selfcheck.py",
+            "autograde/visible_expected.json"} <= names
+    assert any(n.startswith("miniai/data/") for n in names), "the offline Fashion-MNIST sample"
+
+
+def test_the_kit_holds_nothing_that_holds_or_derives_the_solutions(kit_zip):
+    names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
+    assert not [n for n in names if n.startswith(("solutions/", "autograde/samples/", "tests/", "tools/"))]
+    assert not {"autograde/mistakes.py", "autograde/judge.py", "autograde/release.py"} & names
+
+
+def test_no_line_of_any_solution_appears_in_the_kit(kit_zip):
+    answers = _solution_lines()
+    assert len(answers) >= len(EXERCISES), "the solution regions were not found"
+    with zipfile.ZipFile(kit_zip) as zf:
+        text = "\n".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist() if not n.endswith((".gz", ".npz")))
+    kit_lines = {line.strip() for line in text.splitlines()}
+    leaked = sorted(answers & kit_lines)
+    assert not leaked, f"solution lines found in the student kit: {leaked[:5]}"
+
+
+def test_the_kit_is_the_same_bytes_on_every_build(kit_zip, tmp_path):
+    assert kit.write_kit(tmp_path).read_bytes() == kit_zip.read_bytes()
+
+
+def test_every_module_the_kit_ships_imports_from_the_kit_alone(unpacked):
+    modules = ", ".join(f"autograde.{m}" for m in kit.STUDENT_MODULES if m != "__init__")
+    code = (f"import importlib, autograde; [importlib.import_module(m) for m in '{modules}'.split(', ')]; "
+            "import miniai.learner, miniai.datasets, miniai.init, miniai.activations, miniai.conv; "
+            "print(autograde.__file__)")
+    done = _run_in_kit(unpacked, code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(unpacked / "autograde" / "__init__.py")
+    judge = _run_in_kit(unpacked, "import autograde.judge")
+    assert "No module named 'autograde.judge'" in judge.stderr
+
+
+def test_the_self_check_passes_a_finished_notebook_from_the_kit(unpacked):
+    done = _run_in_kit(unpacked, f"from autograde.cli import main; raise SystemExit(main(['check', {str(SOLVED)!r}]))")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(EXERCISES)} of {len(EXERCISES)} exercises pass" in done.stdout
+
+
+def test_the_self_check_fails_the_unfilled_lesson_from_the_kit(unpacked):
+    lesson = unpacked / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
+    done = _run_in_kit(unpacked, f"from autograde.cli import main; raise SystemExit(main(['check', {str(lesson)!r}]))")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"0 of {len(EXERCISES)} exercises pass" in done.stdout
+
+
+def test_instructor_commands_in_the_kit_say_what_is_missing(unpacked, tmp_path):
+    done = _run_in_kit(unpacked, f"from autograde.cli import main; raise SystemExit(main(['grade', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]))")
+    assert done.returncode == 2
+    assert "student kit" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_kit_builds_as_a_package_with_its_data(unpacked, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--wheel-dir", str(tmp_path), str(unpacked)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"autograde/visible_expected.json", "autograde/selfcheck.py", "miniai/learner.py"} <= names
+    assert any(n.startswith("miniai/data/") for n in names)
+    assert "autograde/judge.py" not in names
