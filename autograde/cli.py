@@ -29,10 +29,12 @@ def cmd_release(args) -> int:
 
 
 def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None = None,
-                wall_s: float | None = None, cell_s: float | None = None) -> list[dict]:
-    """Grade every notebook under submitted/ into out/: CSVs, gradebook, feedback, report."""
+                wall_s: float | None = None, cell_s: float | None = None, regrade: bool = False) -> list[dict]:
+    """Grade every notebook under submitted/ into out/: CSVs, gradebook, feedback, report.
+    Results of an earlier grading into the same out/ are reused where nothing changed, unless regrade."""
     from . import feedback, gradebook, report, results
-    from .grade import find_submissions, grade_all, load_course, _warm_reference
+    from .grade import find_submissions, grade_all, load_course, read_submissions, _warm_reference
+    from .result_cache import ResultCache
     from .sandbox import Limits, bwrap_available
     subs = find_submissions(submitted)
     if not subs:
@@ -49,6 +51,14 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
     os.environ.setdefault("AUTOGRADE_CACHE", str((out / ".cache").resolve()))
     course = load_course(limits=limits, threads=max(1, (os.cpu_count() or 1) // max(1, jobs)))
     course.hidden = [str(Path(submitted).resolve()), str(out.resolve())]
+    texts = read_submissions(subs)
+    kept = ResultCache(Path(os.environ["AUTOGRADE_CACHE"]) / "results", course)
+    reused = [] if regrade else [r for r in (kept.load(sid, text) for sid, text in texts) if r]
+    if reused:
+        done = {r["student_id"] for r in reused}
+        texts = [(sid, text) for sid, text in texts if sid not in done]
+        print(f"{len(reused)} submission(s) unchanged since they were last graded into {out}/: their results are "
+              f"reused (--regrade grades them again)", file=sys.stderr)
     # While the first kernels start: nbgrader builds the gradebook, and the solution versions'
     # results are loaded (or computed) into the cache. Graded in this process, the judge waits for
     # them (judge.reference_data holds a lock); other processes read the finished disk cache.
@@ -57,9 +67,13 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
         reference_future = pool.submit(_warm_reference, course)
         if jobs > 1 or scheduler:
             reference_future.result()
-        graded = grade_all(subs, course, jobs=jobs, scheduler=scheduler)
+        graded = grade_all(texts, course, jobs=jobs, scheduler=scheduler)
         reference_future.result()
         db_url = db_future.result()
+    text_of = dict(texts)
+    for r in graded:
+        kept.store(text_of[r["student_id"]], r)
+    graded = sorted(graded + reused, key=lambda r: r["student_id"])
     results.write_csvs(graded, out)
     results.write_executed(graded, out)
     gradebook.record(db_url, graded)
@@ -72,7 +86,8 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
 def cmd_grade(args) -> int:
     _offline_defaults()
     t0 = time.monotonic()
-    graded = grade_class(Path(args.submitted), Path(args.out), args.jobs, args.scheduler, args.timeout, args.cell_timeout)
+    graded = grade_class(Path(args.submitted), Path(args.out), args.jobs, args.scheduler, args.timeout,
+                         args.cell_timeout, args.regrade)
     _print_table(graded)
     print(f"graded {len(graded)} submission(s) in {time.monotonic() - t0:.1f} s -> {args.out}/"
           f" (grades.csv, cells.csv, gradebook.db, feedback/, report.html)")
@@ -149,6 +164,8 @@ def main(argv=None) -> int:
     g.add_argument("--scheduler", help="address of a Dask scheduler to grade on (e.g. tcp://host:8786)")
     g.add_argument("--timeout", type=float, help="wall-clock seconds per submission (default 300)")
     g.add_argument("--cell-timeout", type=float, help="seconds per cell (default 60)")
+    g.add_argument("--regrade", action="store_true",
+                   help="grade every submission again, even those unchanged since the last grading into --out")
     c = sub.add_parser("check", help="run the visible checks on your notebook before you submit")
     c.add_argument("notebook")
     k = sub.add_parser("kit", help="pack what students get (lesson, miniai, self-check; no solutions) into a zip")

@@ -116,7 +116,8 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
     result.update(status=run.status, message=run.message if run.status != "ok" else "",
                   executed=executed, sandboxed=run.sandboxed,
                   timings={"run": round(t_run - t0, 3), "judge": round(time.monotonic() - t_run, 3),
-                           "cells": {str(k): v for k, v in run.cell_seconds.items()}})
+                           "cells": {str(k): v for k, v in run.cell_seconds.items()},
+                           "timed_out_cells": sorted(k for k, e in run.cell_errors.items() if "timed out" in e)})
     return result
 
 
@@ -161,9 +162,13 @@ def _progress(total: int):
     return tqdm(total=total, desc="grading", unit="nb", file=sys.stderr, disable=total == 0)
 
 
-def grade_all(subs: list[tuple[str, str, Path]], course: Course, jobs: int = 1, scheduler: str | None = None) -> list[dict]:
-    """Grade every submission: local processes (jobs) or a Dask cluster (scheduler address)."""
-    texts = [(sid, _read_text(p)) for sid, _, p in subs]
+def read_submissions(subs: list[tuple[str, str, Path]]) -> list[tuple[str, str]]:
+    """(student_id, notebook text) for each submission found."""
+    return [(sid, _read_text(p)) for sid, _, p in subs]
+
+
+def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, scheduler: str | None = None) -> list[dict]:
+    """Grade every (student_id, text): local processes (jobs) or a Dask cluster (scheduler address)."""
     results = []
     with _progress(len(texts)) as bar:
         if scheduler:

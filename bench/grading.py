@@ -188,11 +188,13 @@ def build_class(dest: Path, size: int) -> list[tuple[str, str]]:
 # Runs
 
 
-def run_autograde(submitted: Path, out: Path, jobs: int, work: Path, env: dict, label: str) -> dict:
-    """`autograde grade` in a fresh process; wall time, phases and per-submission timings."""
+def run_autograde(submitted: Path, out: Path, jobs: int, work: Path, env: dict, label: str,
+                  regrade: bool = True) -> dict:
+    """`autograde grade` in a fresh process; wall time, phases and per-submission timings.
+    regrade: grade every submission (the runs share a cache, where earlier results would be reused)."""
     result = work / f"{label}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), CLI_FLAG, str(result),
-           "grade", str(submitted), "--out", str(out), "--jobs", str(jobs)]
+           "grade", str(submitted), "--out", str(out), "--jobs", str(jobs), *(["--regrade"] if regrade else [])]
     start_wall = time.time()
     wall, proc = common.timed_run(cmd, env=env, log=work / f"{label}.log")
     end_wall = time.time()
@@ -336,6 +338,7 @@ def measure(work: Path, size: int, repeats: int, baseline: bool, args) -> int:
     print("(b) the class")
     j1 = run_autograde(klass, work / "out-class-j1", 1, work, env, "class-jobs1")
     j2 = run_autograde(klass, work / "out-class-j2", 2, work, env, "class-jobs2")
+    again = run_autograde(klass, work / "out-class-j2", 2, work, env, "class-again", regrade=False)
     nbg = None
     if baseline:
         print("(c) plain nbgrader autograde, serial")
@@ -345,12 +348,12 @@ def measure(work: Path, size: int, repeats: int, baseline: bool, args) -> int:
         nbg = {"generate": gen_s, "wall": nb_wall, "scores": nb_scores}
         print(f"  nbgrader: generate_assignment {gen_s:.1f} s, autograde {nb_wall:.1f} s "
               f"({nb_wall / len(made):.1f} s each)", flush=True)
-    md = report(made, cold, warm, j1, j2, nbg, args)
+    md = report(made, cold, warm, j1, j2, again, nbg, args)
     common.emit(md, args.markdown)
     return 0
 
 
-def report(made, cold, warm, j1, j2, nbg, args) -> str:
+def report(made, cold, warm, j1, j2, again, nbg, args) -> str:
     from autograde.cases import EXERCISES  # noqa: F401  (the breakdown names exercise cells)
     n = len(made)
     warm_wall = common.median([w["wall"] for w in warm])
@@ -389,6 +392,9 @@ def report(made, cold, warm, j1, j2, nbg, args) -> str:
         f"target <= {target:g} s each: {'met' if j1['wall'] / n <= target else 'NOT met'}")
     row(f"(b) class of {n}, `autograde grade --jobs 2`", j2["wall"], n,
         f"{j1['wall'] / j2['wall']:.2f}x faster than --jobs 1")
+    rows.append([f"(b) class of {n} graded into the same OUT again, nothing changed", f"{again['wall']:.1f}", n,
+                 f"{again['wall'] / n:.1f}", "–",
+                 f"earlier results reused ({len(again['submissions'])} graded again); `--regrade` grades all"])
     if nbg:
         rows.append([f"(c) baseline: class of {n}, plain serial `nbgrader autograde` (unsandboxed)",
                      f"{nbg['wall']:.1f}", n, f"{nbg['wall'] / n:.1f}", "1.00x",

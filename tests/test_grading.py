@@ -6,6 +6,7 @@ session with `autograde grade --jobs 2`; the tests then read its outputs.
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -255,3 +256,24 @@ def test_a_dask_cluster_grades_like_local_processes(graded, tmp_path):
     rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
     assert rows["correct"]["score"] == graded["grades"]["correct"]["score"]
     assert rows["mistake_recorder"]["score"] == graded["grades"]["mistake_recorder"]["score"]
+
+
+def test_grading_again_into_the_same_out_reuses_what_did_not_change(graded, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(graded["out"], out)
+    kept = len(list((out / ".cache" / "results").glob("*.json")))
+    changed = graded["submitted"].parent / "submitted_again"
+    shutil.copytree(graded["submitted"], changed)
+    edited = changed / "correct" / "accel_sgd" / "accel_sgd.ipynb"
+    edited.write_text(edited.read_text() + "\n")  # the same notebook, other bytes: graded again
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("AUTOGRADE_CACHE", None)
+    proc = subprocess.run([sys.executable, "-m", "autograde.cli", "grade", str(changed), "--out", str(out),
+                           "--jobs", "2", "--timeout", "240", "--cell-timeout", "20"],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Every stored result but the edited one is reused; timed-out and dead kernels are graded again.
+    assert f"{kept - 1} submission(s) unchanged" in proc.stderr
+    assert kept < len(graded["grades"])
+    assert (out / "grades.csv").read_text() == (graded["out"] / "grades.csv").read_text()
+    assert (out / "cells.csv").read_text() == (graded["out"] / "cells.csv").read_text()

@@ -1,0 +1,92 @@
+"""Grading results kept on disk, so that grading a class again grades only what changed.
+
+A result is reused only when everything it depends on is the same: the notebook's bytes and the
+student id, the course (canonical notebook, solution sources, limits), the grader's and miniai's
+code, the versions of the packages that run and judge it, and the machine's kind (sandbox or not,
+GPU device nodes). Results whose outcome depended on timing (a time limit, a cell timeout) or on
+luck (a dead kernel, a grader failure) are never kept: grading again gives them a fresh run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from . import sandbox
+
+PACKAGE_DIRS = (Path(__file__).parent, Path(__file__).parent.parent / "miniai")
+VERSIONED = ("torch", "numpy", "nbgrader", "nbclient", "nbformat", "ipykernel", "jupyter_client")
+REUSABLE_STATUSES = ("ok", "unreadable")
+
+
+def _code_digest() -> str:
+    """The grader's and miniai's sources and data (not the sample class)."""
+    h = hashlib.sha256()
+    for root in PACKAGE_DIRS:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".json") and "samples" not in path.parts and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    found = {}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def grader_fingerprint() -> dict:
+    return {"code": _code_digest(), "python": sys.version, "packages": _versions(),
+            "sandboxed": sandbox.bwrap_available(), "gpus": sandbox.gpu_devices()}
+
+
+def _course_part(course) -> dict:
+    """What of the course decides a result: not the worker's thread count nor the hidden paths."""
+    return {k: getattr(course, k) for k in ("assignment_id", "notebook_id", "canonical", "solution_sources", "limits")}
+
+
+def reusable(result: dict) -> bool:
+    if result.get("status") not in REUSABLE_STATUSES:
+        return False
+    timings = result.get("timings") or {}
+    return not timings.get("timed_out_cells")
+
+
+class ResultCache:
+    """FOLDER/{key}.json for each result worth keeping."""
+
+    def __init__(self, folder: Path, course):
+        self.folder = Path(folder)
+        self._base = json.dumps({"grader": grader_fingerprint(), "course": _course_part(course)}, sort_keys=True)
+
+    def key(self, student_id: str, text: str) -> str:
+        h = hashlib.sha256(self._base.encode())
+        h.update(b"\0" + student_id.encode() + b"\0" + text.encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
+
+    def load(self, student_id: str, text: str) -> dict | None:
+        try:
+            result = json.loads((self.folder / f"{self.key(student_id, text)}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return result if result.get("student_id") == student_id else None
+
+    def store(self, text: str, result: dict) -> bool:
+        if not reusable(result):
+            return False
+        path = self.folder / f"{self.key(result['student_id'], text)}.json"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_text(json.dumps(result))
+            partial.replace(path)
+        except OSError:
+            return False  # a read-only cache only costs time
+        return True

@@ -1,0 +1,74 @@
+"""Results kept between gradings: reused only when nothing they depend on changed."""
+import dataclasses
+import json
+
+import pytest
+
+from autograde import result_cache
+from autograde.grade import load_course
+from autograde.result_cache import ResultCache
+from autograde.sandbox import Limits
+
+
+@pytest.fixture(scope="module")
+def course():
+    return load_course(limits=Limits(wall_s=240, cell_s=20))
+
+
+def _result(student_id="ann", status="ok", timed_out=()):
+    return {"student_id": student_id, "status": status, "message": "", "cells": [{"grade_id": "test_sgd_small",
+            "score": 1.0}], "timings": {"timed_out_cells": list(timed_out)}}
+
+
+def test_a_stored_result_comes_back_for_the_same_notebook(tmp_path, course):
+    cache = ResultCache(tmp_path, course)
+    assert cache.store("notebook text", _result())
+    assert cache.load("ann", "notebook text") == _result()
+
+
+def test_other_bytes_or_another_student_miss(tmp_path, course):
+    cache = ResultCache(tmp_path, course)
+    cache.store("notebook text", _result())
+    assert cache.load("ann", "notebook text\n") is None
+    assert cache.load("bob", "notebook text") is None
+
+
+@pytest.mark.parametrize("change", [
+    lambda c: c.solution_sources.update(sgd=c.solution_sources["sgd"] + "\n# edited"),
+    lambda c: c.limits.update(cell_s=21),
+    lambda c: c.canonical["cells"].pop(),
+])
+def test_a_changed_course_misses(tmp_path, course, change):
+    ResultCache(tmp_path, course).store("text", _result())
+    other = dataclasses.replace(course, canonical=json.loads(json.dumps(course.canonical)),
+                                solution_sources=dict(course.solution_sources), limits=dict(course.limits))
+    change(other)
+    assert ResultCache(tmp_path, other).load("ann", "text") is None
+
+
+def test_threads_and_hidden_paths_do_not_decide_a_result(tmp_path, course):
+    ResultCache(tmp_path, course).store("text", _result())
+    other = dataclasses.replace(course, threads=course.threads + 1, hidden=["/elsewhere"])
+    assert ResultCache(tmp_path, other).load("ann", "text") == _result()
+
+
+def test_changed_grader_code_misses(tmp_path, course, monkeypatch):
+    ResultCache(tmp_path, course).store("text", _result())
+    monkeypatch.setattr(result_cache, "_code_digest", lambda: "another grader")
+    assert ResultCache(tmp_path, course).load("ann", "text") is None
+
+
+@pytest.mark.parametrize("result", [_result(status="timeout"), _result(status="dead"), _result(status="error"),
+                                    _result(timed_out=[12])])
+def test_results_that_depended_on_timing_or_luck_are_not_kept(tmp_path, course, result):
+    cache = ResultCache(tmp_path, course)
+    assert not cache.store("text", result)
+    assert cache.load("ann", "text") is None
+
+
+def test_a_corrupt_entry_is_a_miss(tmp_path, course):
+    cache = ResultCache(tmp_path, course)
+    cache.store("text", _result())
+    (entry,) = tmp_path.glob("*.json")
+    entry.write_text('{"student_id": "ann", "cel')
+    assert cache.load("ann", "text") is None
