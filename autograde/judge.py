@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import cases, mistakes, reference
 from .compare import agrees, case_differences, difference
+from .result_cache import store_json
 
 # Short runs: correct code written differently drifts by float rounding (largest gap measured:
 # 3.1e-3, Momentum at lr 1.5 with lerp_); every catalogued mistake that touches the run moves the
@@ -63,13 +64,7 @@ def _disk_cached(test_id: str, compute):
     except (OSError, ValueError):
         pass
     data = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only cache only costs time
+    store_json(path, data)
     return data
 
 

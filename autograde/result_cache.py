@@ -81,12 +81,17 @@ class ResultCache:
     def store(self, text: str, result: dict) -> bool:
         if not reusable(result):
             return False
-        path = self.folder / f"{self.key(result['student_id'], text)}.json"
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.partial")
-            partial.write_text(json.dumps(result))
-            partial.replace(path)
-        except OSError:
-            return False  # a read-only cache only costs time
-        return True
+        return store_json(self.folder / f"{self.key(result['student_id'], text)}.json", result)
+
+
+def store_json(path: Path, data) -> bool:
+    """Write a cache entry whole or not at all (readers never see half a file); False if it cannot be
+    written: a read-only cache only costs time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(data))
+        partial.replace(path)
+    except OSError:
+        return False
+    return True
