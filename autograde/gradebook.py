@@ -22,30 +22,28 @@ def create(db_path: Path, release_dir: Path, assignment: str) -> str:
 
 
 def record(db_url: str, results: list[dict]) -> None:
-    """Write every submission's scores (replacing an earlier grading of the same student)."""
+    """Write every submission's automatic scores and comments. What a human entered in formgrader
+    (written answers' scores, overrides, manual comments) survives grading again, as in nbgrader."""
     from nbgrader.api import Gradebook, MissingEntry  # lazily: grading starts without waiting for it
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy models warn about their own relationships
         for r in results:
             student, assignment, notebook = r["student_id"], r["assignment_id"], r["notebook_id"]
             gb.update_or_create_student(student)
-            try:
-                gb.remove_submission(assignment, student)
-            except MissingEntry:
-                pass
-            gb.add_submission(assignment, student)
+            gb.update_or_create_submission(assignment, student)
             comments: dict[str, list[str]] = {}
             for cell in r["cells"]:
                 grade = gb.find_grade(cell["grade_id"], notebook, assignment, student)
-                if cell["auto"]:
-                    grade.auto_score = cell["score"]
-                    grade.needs_manual_grade = False
-                    spec = cases.TESTS.get(cell["grade_id"])
-                    if cell["message"] and spec:
-                        comments.setdefault(spec.exercise, []).append(f"{cell['grade_id']}: {cell['message']}")
-            for exercise, lines in comments.items():
+                grade.auto_score = cell["score"] if cell["auto"] else None
+                # nbgrader's rule: a person looks at written answers and at scores they overrode
+                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+                spec = cases.TESTS.get(cell["grade_id"])
+                if cell["auto"] and cell["message"] and spec:
+                    comments.setdefault(spec.exercise, []).append(f"{cell['grade_id']}: {cell['message']}")
+            for exercise in cases.EXERCISES:
                 try:
-                    gb.find_comment(exercise, notebook, assignment, student).auto_comment = "\n".join(lines)
+                    comment = gb.find_comment(exercise, notebook, assignment, student)
                 except MissingEntry:
-                    pass
+                    continue
+                comment.auto_comment = "\n".join(comments.get(exercise, [])) or None
             gb.db.commit()

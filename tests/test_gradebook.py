@@ -1,0 +1,72 @@
+"""The gradebook in OUT: scores written where nbgrader's tools read them, and grading again never
+loses what an instructor entered by hand (written answers graded in formgrader, overrides, comments)."""
+import warnings
+
+import nbformat
+import pytest
+
+from autograde import gradebook, reference
+from autograde.notebook import canonical_notebook, graded_cells
+
+STUDENT = "ann"
+
+
+def _result(auto_score: float) -> dict:
+    canon = canonical_notebook(nbformat.read(reference.solutions_notebook(), as_version=4))
+    cells = [{"grade_id": c["grade_id"], "auto": c["auto"], "score": auto_score * c["points"] if c["auto"] else None,
+              "max_score": c["points"], "message": "" if auto_score == 1 else "differs"} for c in graded_cells(canon)]
+    return {"student_id": STUDENT, "assignment_id": reference.ASSIGNMENT, "notebook_id": reference.ASSIGNMENT,
+            "cells": cells}
+
+
+def _grades(db_url):
+    from nbgrader.api import Gradebook
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        nb = gb.find_submission_notebook(reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT)
+        grades = {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades}
+        comments = {c.name: c.manual_comment for c in nb.comments}
+    return grades, comments
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    return gradebook.create(out / "gradebook.db", out / ".release", reference.ASSIGNMENT)
+
+
+def test_scores_are_recorded_and_written_answers_await_a_human(db_url):
+    gradebook.record(db_url, [_result(1.0)])
+    grades, _ = _grades(db_url)
+    assert grades["test_sgd_small"] == (2.0, None, False)
+    assert grades["written_wd_vs_l2"] == (None, None, True)
+
+
+def test_grading_again_keeps_hand_grades_overrides_and_comments(db_url):
+    from nbgrader.api import Gradebook
+    gradebook.record(db_url, [_result(1.0)])
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:  # what formgrader writes
+        warnings.simplefilter("ignore")
+        gb.find_grade("written_wd_vs_l2", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_score = 1.5
+        gb.find_grade("test_adam_run", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_score = 0.5
+        gb.find_comment("adam", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_comment = "see me"
+        gb.db.commit()
+    gradebook.record(db_url, [_result(0.5)])
+    grades, comments = _grades(db_url)
+    assert grades["written_wd_vs_l2"][1] == 1.5
+    assert grades["test_adam_run"] == (0.5, 0.5, True)  # a hand override stays, flagged for review as nbgrader does
+    assert grades["test_sgd_small"] == (1.0, None, False)  # the new automatic score
+    assert comments["adam"] == "see me"
+
+
+def test_an_automatic_comment_goes_when_the_mistake_is_fixed(db_url):
+    from nbgrader.api import Gradebook
+
+    def auto_comment():
+        with warnings.catch_warnings(), Gradebook(db_url) as gb:
+            warnings.simplefilter("ignore")
+            return gb.find_comment("adam", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).auto_comment
+    gradebook.record(db_url, [_result(0.5)])
+    assert "test_adam_small: differs" in auto_comment()
+    gradebook.record(db_url, [_result(1.0)])
+    assert auto_comment() is None
