@@ -64,11 +64,14 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
     # them (judge.reference_data holds a lock); other processes read the finished disk cache.
     with ThreadPoolExecutor(max_workers=2) as pool:
         db_future = pool.submit(gradebook.create, out / "gradebook.db", out / ".release", reference.ASSIGNMENT)
-        reference_future = pool.submit(_warm_reference, course)
-        if jobs > 1 or scheduler:
+        if texts:  # nothing to judge when every result is reused
+            reference_future = pool.submit(_warm_reference, course)
+            if jobs > 1 or scheduler:
+                reference_future.result()
+            graded = grade_all(texts, course, jobs=jobs, scheduler=scheduler)
             reference_future.result()
-        graded = grade_all(texts, course, jobs=jobs, scheduler=scheduler)
-        reference_future.result()
+        else:
+            graded = []
         db_url = db_future.result()
     text_of = dict(texts)
     for r in graded:

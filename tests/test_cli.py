@@ -70,3 +70,17 @@ def test_self_check_names_the_mistakes_it_sees():
 def test_grade_refuses_an_empty_folder(tmp_path):
     proc = autograde("grade", str(tmp_path), "--out", str(tmp_path / "out"))
     assert proc.returncode != 0 and "no submissions found" in proc.stderr
+
+
+def test_grading_unchanged_notebooks_again_reuses_every_result(demo, tmp_path):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(demo[0], out)
+    shutil.rmtree(out / "feedback")
+    for sid in ("alice", "bob"):
+        shutil.copytree(SAMPLES / sid, tmp_path / "submitted" / sid)
+    proc = autograde("grade", str(tmp_path / "submitted"), "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 submission(s) unchanged" in proc.stderr
+    assert "alice    20.00/24.0" in proc.stdout and "adam_eps_outside, momentum_undampened" in proc.stdout
+    assert (out / "feedback" / "bob" / "accel_sgd" / "accel_sgd.html").exists()
