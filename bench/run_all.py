@@ -79,9 +79,9 @@ def gpu_section() -> str:
             f"was measured on the CPU (`miniai.conv.def_device` = `{def_device}`). grading.py, lesson.py and "
             "optimizer_step.py print the device they ran on and use `def_device`, so on a machine with a GPU "
             "`python bench/run_all.py` measures the GPU path with no change. To check there: grading.py reports "
-            "both the grader's device and the device the sandboxed kernels' hidden training runs reported; the "
-            "sandbox builds a fresh minimal /dev (bubblewrap `--dev /dev`, no `/dev/nvidia*` bound in), so the "
-            "kernels may well stay on the CPU even where the grader sees a GPU (not verified here).\n")
+            "both the grader's device and the device the sandboxed kernels' hidden training runs reported (the "
+            "sandbox binds the machine's `/dev/nvidia*` nodes into the kernels' fresh /dev so that they can train "
+            "on the GPU; that path has not yet run on a GPU machine).\n")
 
 
 def header(started: str, total_s: float | None, load_start: str, quick: bool, command: str) -> str:
