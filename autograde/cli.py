@@ -34,7 +34,7 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
     Results of an earlier grading into the same out/ are reused where nothing changed, unless regrade."""
     from . import feedback, gradebook, report, results
     from .grade import find_submissions, grade_all, load_course, read_submissions, _warm_reference
-    from .result_cache import ResultCache
+    from .result_cache import ResultCache, cache_dir
     from .sandbox import Limits, bwrap_available
     subs = find_submissions(submitted)
     if not subs:
@@ -52,7 +52,7 @@ def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None
     course = load_course(limits=limits, threads=max(1, (os.cpu_count() or 1) // max(1, jobs)))
     course.hidden = [str(Path(submitted).resolve()), str(out.resolve())]
     texts = read_submissions(subs)
-    kept = ResultCache(Path(os.environ["AUTOGRADE_CACHE"]) / "results", course)
+    kept = ResultCache(cache_dir() / "results", course)
     reused = [] if regrade else [r for r in (kept.load(sid, text) for sid, text in texts) if r]
     if reused:
         done = {r["student_id"] for r in reused}

@@ -7,7 +7,6 @@ Only the parent process writes files and the gradebook (one writer: no sqlite lo
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
@@ -114,10 +113,9 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
         result["cells"].append(row)
     # Errors in cells of a notebook that ran to the end are each test's business, not a run problem.
     result.update(status=run.status, message=run.message if run.status != "ok" else "",
-                  executed=executed, sandboxed=run.sandboxed,
+                  executed=executed, sandboxed=run.sandboxed, timed_out_cells=run.timed_out_cells,
                   timings={"run": round(t_run - t0, 3), "judge": round(time.monotonic() - t_run, 3),
-                           "cells": {str(k): v for k, v in run.cell_seconds.items()},
-                           "timed_out_cells": sorted(k for k, e in run.cell_errors.items() if "timed out" in e)})
+                           "cells": {str(k): v for k, v in run.cell_seconds.items()}})
     return result
 
 

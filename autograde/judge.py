@@ -10,15 +10,13 @@ import hashlib
 import inspect
 import json
 import math
-import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from . import cases, mistakes, reference
 from .compare import agrees, case_differences, difference
-from .result_cache import store_json
+from .result_cache import cache_dir, store_json
 
 # Short runs: correct code written differently drifts by float rounding (largest gap measured:
 # 3.1e-3, Momentum at lr 1.5 with lerp_); every catalogued mistake that touches the run moves the
@@ -52,13 +50,9 @@ def _fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("AUTOGRADE_CACHE", Path.home() / ".cache" / "autograde"))
-
-
 def _disk_cached(test_id: str, compute):
     """Reference training runs take seconds: keep them on disk, keyed by everything they depend on."""
-    path = _cache_dir() / f"{test_id}-{_fingerprint()}.json"
+    path = cache_dir() / f"{test_id}-{_fingerprint()}.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

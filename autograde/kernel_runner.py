@@ -129,6 +129,8 @@ class _Client(NotebookClient):
             error = self._error_text(cell, cell_index)
             if error:
                 self.run_state["cell_errors"][key] = error
+            if cell_index in self._timed_out:
+                self.run_state["timed_out_cells"].append(cell_index)
             self.save()
 
     def _on_cell_error(self, cell, cell_index, execute_reply) -> None:
@@ -211,7 +213,7 @@ def run(in_path: Path, out_path: Path, cell_timeout: float, output_chars: int,
 
     `interrupt_grace`: seconds a timed-out cell gets to stop after the interrupt."""
     state = {"status": "running", "running": None, "running_since": None, "died_at": None,
-             "error": None, "cell_errors": {}, "cell_seconds": {}}
+             "error": None, "cell_errors": {}, "cell_seconds": {}, "timed_out_cells": []}
     _atomic_write(status_path(out_path), json.dumps(state))
     client = None
     try:

@@ -22,6 +22,11 @@ VERSIONED = ("torch", "numpy", "nbgrader", "nbclient", "nbformat", "ipykernel", 
 REUSABLE_STATUSES = ("ok", "unreadable")
 
 
+def cache_dir() -> Path:
+    """Where the grader keeps what it can reuse: the reference runs and, under results/, the results."""
+    return Path(os.environ.get("AUTOGRADE_CACHE", Path.home() / ".cache" / "autograde"))
+
+
 def _code_digest() -> str:
     """The grader's and miniai's sources and data (not the sample class)."""
     h = hashlib.sha256()
@@ -53,10 +58,7 @@ def _course_part(course) -> dict:
 
 
 def reusable(result: dict) -> bool:
-    if result.get("status") not in REUSABLE_STATUSES:
-        return False
-    timings = result.get("timings") or {}
-    return not timings.get("timed_out_cells")
+    return result.get("status") in REUSABLE_STATUSES and not result.get("timed_out_cells")
 
 
 class ResultCache:

@@ -77,6 +77,7 @@ class RunResult:
     message: str  # one sentence for feedback
     cell_errors: dict = field(default_factory=dict)  # index -> 'ename: evalue' / 'timed out after 60 s'
     cell_seconds: dict = field(default_factory=dict)  # index -> seconds
+    timed_out_cells: list = field(default_factory=list)  # indices of cells stopped by the cell time limit
     seconds: float = 0.0  # total wall time
     sandboxed: bool = True  # False when bwrap was unavailable and we fell back
 
@@ -369,12 +370,13 @@ def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
                 cgroup.close()
             drainer.join(timeout=5)
         log_tail = tail.decode(errors="replace")
-        status, message, errors, seconds = _summarize(
-            _read_json(kernel_runner.status_path(out_nb)), nb, timed_out, limits, log_tail)
+        state = _read_json(kernel_runner.status_path(out_nb))
+        status, message, errors, seconds = _summarize(state, nb, timed_out, limits, log_tail)
         if status == "error":
             log.warning("runner failed (exit %s): %s", proc.returncode, log_tail[-2000:])
         return RunResult(notebook=_read_notebook(out_nb, nb), status=status, message=message,
                          cell_errors=errors, cell_seconds=seconds,
+                         timed_out_cells=sorted((state or {}).get("timed_out_cells") or []),
                          seconds=round(time.monotonic() - start, 3), sandboxed=sandboxed)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)

@@ -17,7 +17,7 @@ def course():
 
 def _result(student_id="ann", status="ok", timed_out=()):
     return {"student_id": student_id, "status": status, "message": "", "cells": [{"grade_id": "test_sgd_small",
-            "score": 1.0}], "timings": {"timed_out_cells": list(timed_out)}}
+            "score": 1.0}], "timed_out_cells": list(timed_out)}
 
 
 def test_a_stored_result_comes_back_for_the_same_notebook(tmp_path, course):

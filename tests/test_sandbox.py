@@ -70,8 +70,15 @@ def test_cell_timeout_interrupts_and_goes_on(tmp_path):
                           limits=Limits(wall_s=60, cell_s=1))
     assert result.status == "ok", result.message
     assert result.cell_errors[0] == "timed out after 1 s"
+    assert result.timed_out_cells == [0]
     assert 1 <= result.cell_seconds[0] < 10
     assert (workdir / "probe" / "after").exists()
+
+
+def test_an_error_that_says_timed_out_is_not_a_cell_timeout(tmp_path):
+    result, _ = run(tmp_path, "raise TimeoutError('timed out')", limits=Limits(wall_s=60, cell_s=30))
+    assert result.cell_errors[0] == "TimeoutError: timed out"
+    assert result.timed_out_cells == []
 
 
 def test_cell_that_ignores_the_interrupt_ends_the_run(tmp_path, monkeypatch):
