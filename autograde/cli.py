@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import reference
@@ -21,80 +20,46 @@ def _offline_defaults() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def _course(args):
+    from .course import describe, find_course
+    course = find_course(getattr(args, "course", None))
+    print(describe(course))
+    return course
+
+
 def cmd_release(args) -> int:
     from .release import release
-    for path in release():
-        print(f"wrote {path.relative_to(reference.REPO_ROOT)}")
+    course = _course(args)
+    for path in release(course):
+        print(f"wrote {path}")
+    print(f"gradebook: {course.output().db_url} holds {reference.ASSIGNMENT} (notebook and cells), as "
+          f"formgrader and nbgrader's commands expect")
     return 0
-
-
-def grade_class(submitted: Path, out: Path, jobs: int = 1, scheduler: str | None = None,
-                wall_s: float | None = None, cell_s: float | None = None, regrade: bool = False) -> list[dict]:
-    """Grade every notebook under submitted/ into out/: CSVs, gradebook, feedback, report.
-    Results of an earlier grading into the same out/ are reused where nothing changed, unless regrade."""
-    from . import feedback, gradebook, report, results
-    from .grade import find_submissions, grade_all, load_course, read_submissions, _warm_reference
-    from .result_cache import ResultCache, cache_dir
-    from .sandbox import Limits, bwrap_available
-    subs = find_submissions(submitted)
-    if not subs:
-        raise SystemExit(f"no submissions found under {submitted} (expected {{student_id}}/{{assignment_id}}/{{notebook}}.ipynb)")
-    unknown = sorted({a for _, a, _ in subs if a != reference.ASSIGNMENT})
-    if unknown:
-        print(f"note: skipping submissions for unknown assignments: {', '.join(unknown)}", file=sys.stderr)
-        subs = [s for s in subs if s[1] == reference.ASSIGNMENT]
-    if not bwrap_available():
-        print("WARNING: bubblewrap (bwrap) is not available: submissions run WITHOUT network isolation or "
-              "hidden paths. Install the Debian/Ubuntu package 'bubblewrap'.", file=sys.stderr)
-    limits = Limits(**{k: v for k, v in (("wall_s", wall_s), ("cell_s", cell_s)) if v})
-    out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("AUTOGRADE_CACHE", str((out / ".cache").resolve()))
-    course = load_course(limits=limits, threads=max(1, (os.cpu_count() or 1) // max(1, jobs)))
-    course.hidden = [str(Path(submitted).resolve()), str(out.resolve())]
-    texts = read_submissions(subs)
-    kept = ResultCache(cache_dir() / "results", course)
-    reused = [] if regrade else [r for r in (kept.load(sid, text) for sid, text in texts) if r]
-    if reused:
-        done = {r["student_id"] for r in reused}
-        texts = [(sid, text) for sid, text in texts if sid not in done]
-        print(f"{len(reused)} submission(s) unchanged since they were last graded into {out}/: their results are "
-              f"reused (--regrade grades them again)", file=sys.stderr)
-    # While the first kernels start: nbgrader builds the gradebook, and the solution versions'
-    # results are loaded (or computed) into the cache. Graded in this process, the judge waits for
-    # them (judge.reference_data holds a lock); other processes read the finished disk cache.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        db_future = pool.submit(gradebook.create, out / "gradebook.db", out / ".release", reference.ASSIGNMENT)
-        if texts:  # nothing to judge when every result is reused
-            reference_future = pool.submit(_warm_reference, course)
-            if jobs > 1 or scheduler:
-                reference_future.result()
-            graded = grade_all(texts, course, jobs=jobs, scheduler=scheduler)
-            reference_future.result()
-        else:
-            graded = []
-        db_url = db_future.result()
-    text_of = dict(texts)
-    for r in graded:
-        kept.store(text_of[r["student_id"]], r)
-    graded = sorted(graded + reused, key=lambda r: r["student_id"])
-    results.write_csvs(graded, out)
-    results.write_executed(graded, out)
-    gradebook.record(db_url, graded)
-    for r in graded:
-        feedback.write_feedback(r, out)
-    report.write_report(graded, out)
-    return graded
 
 
 def cmd_grade(args) -> int:
     _offline_defaults()
+    from .classgrade import grade_class
     t0 = time.monotonic()
-    graded = grade_class(Path(args.submitted), Path(args.out), args.jobs, args.scheduler, args.timeout,
-                         args.cell_timeout, args.regrade)
-    _print_table(graded)
-    print(f"graded {len(graded)} submission(s) in {time.monotonic() - t0:.1f} s -> {args.out}/"
-          f" (grades.csv, cells.csv, gradebook.db, feedback/, report.html)")
-    return _grader_failures(graded)
+    course = _course(args)
+    done = grade_class(course, Path(args.submitted) if args.submitted else None,
+                       Path(args.out) if args.out else None, args.jobs, args.scheduler, args.timeout,
+                       args.cell_timeout, args.regrade)
+    _print_table(done.results)
+    out = done.output
+    print(f"graded {len(done.results)} submission(s) in {time.monotonic() - t0:.1f} s -> {out.root}/: "
+          f"{out.autograded.name}/, {out.feedback.name}/, gradebook {out.db_url}; "
+          f"grades.csv, cells.csv, report.html in {out.grader}/")
+    return _grader_failures(done.results)
+
+
+def cmd_feedback(args) -> int:
+    from .classgrade import rebuild_feedback
+    course = _course(args)
+    pages = rebuild_feedback(course, Path(args.out) if args.out else None)
+    print(f"wrote {len(pages)} feedback page(s) from the gradebook (hand scores, overrides, comments) into "
+          f"{pages[0].parents[2]}/. Next: nbgrader release_feedback {reference.ASSIGNMENT}")
+    return 0
 
 
 def _grader_failures(graded: list[dict]) -> int:
@@ -120,17 +85,49 @@ def _print_table(graded: list[dict]) -> None:
 
 def cmd_check(args) -> int:
     _offline_defaults()
-    from .selfcheck import self_check
-    outcomes = self_check(Path(args.notebook))
-    for exercise, (passed, message) in outcomes.items():
-        print(f"{'PASS' if passed else 'FAIL'}  {exercise:<15} {'' if passed else message}")
-    failed = sum(not p for p, _ in outcomes.values())
-    print(f"{len(outcomes) - failed} of {len(outcomes)} exercises pass their visible checks.")
-    return 1 if failed else 0
+    from .selfcheck import fresh_copy, self_check
+    if args.fresh_copy:
+        if args.notebook:
+            raise SystemExit("autograde check: give a notebook to check, or --fresh-copy FOLDER, not both")
+        try:
+            target = fresh_copy(Path(args.fresh_copy))
+        except FileExistsError as e:
+            print(f"autograde check: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {target}: a clean copy of the lesson. Work in it; the self-check compares with the "
+              f"lesson packed inside autograde, never with a file you edit.")
+        return 0
+    if not args.notebook:
+        raise SystemExit("autograde check: which notebook? e.g. `autograde check work/accel_sgd.ipynb`")
+    try:
+        result = self_check(Path(args.notebook))
+    except (OSError, ValueError) as e:
+        print(f"autograde check: {e}", file=sys.stderr)
+        return 2
+    marks = {"pass": "PASS", "fail": "FAIL", "inherited": "PASS"}
+    for exercise, o in result.outcomes.items():
+        text = "" if o.status == "pass" else o.message
+        print(f"{marks[o.status]}  {exercise:<15} {text}")
+    n = len(result.outcomes)
+    inherited = any(o.status == "inherited" for o in result.outcomes.values())
+    print(f"{result.passed} of {n} exercises pass their visible checks"
+          + (" (a PASS with a note is right itself and inherits a wrong method: grading judges each exercise "
+             "over correct parent classes, so it keeps its points, but fix the parent)." if inherited else "."))
+    for gid, filled in result.written.items():
+        print(f"{'filled' if filled else 'EMPTY ':<6}  {gid:<15} written answer, graded by hand")
+    empty = [g for g, f in result.written.items() if not f]
+    if empty:
+        print(f"{len(empty)} written answer(s) still empty.")
+    return 0 if result.passed == n else 1
 
 
 def cmd_kit(args) -> int:
-    from .kit import write_kit
+    from .kit import uncommitted_changes, write_kit
+    dirty = uncommitted_changes()
+    if dirty:
+        print(f"WARNING: the kit packs the working tree, and these files it packs have uncommitted changes: "
+              f"{', '.join(dirty[:8])}{' …' if len(dirty) > 8 else ''}. Commit them for a kit you can "
+              f"reproduce.", file=sys.stderr)
     target = write_kit(Path(args.out))
     print(f"wrote {target}: the lesson, miniai and the self-check, without the solutions. Give students this, "
           f"not the repository.")
@@ -139,8 +136,10 @@ def cmd_kit(args) -> int:
 
 def cmd_demo(args) -> int:
     _offline_defaults()
-    out = Path(args.out)
+    from .classgrade import grade_class
+    from .course import load
     from .release import release
+    out = Path(args.out)
     print("1. Releasing the lesson from solutions/ (nbgrader generate_assignment) ...")
     for path in release():
         print(f"   wrote {path.relative_to(reference.REPO_ROOT)}")
@@ -148,21 +147,28 @@ def cmd_demo(args) -> int:
     if out.exists():
         shutil.rmtree(out / "feedback", ignore_errors=True)
     t0 = time.monotonic()
-    graded = grade_class(SAMPLES_DIR, out, jobs=args.jobs)
+    done = grade_class(load(reference.REPO_ROOT), SAMPLES_DIR, out, jobs=args.jobs)
     print(f"3. Grades ({time.monotonic() - t0:.1f} s):")
-    _print_table(graded)
+    _print_table(done.results)
+    grader = done.output.grader
     print(f"Feedback pages: {out}/feedback/<student>/{reference.ASSIGNMENT}/{reference.ASSIGNMENT}.html")
-    print(f"Class report:   {out}/report.html    Gradebook: {out}/gradebook.db    CSVs: {out}/grades.csv, {out}/cells.csv")
-    return _grader_failures(graded)
+    print(f"Class report:   {grader}/report.html    Gradebook: {out}/gradebook.db    "
+          f"CSVs: {grader}/grades.csv, {grader}/cells.csv")
+    return _grader_failures(done.results)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="autograde", description="Grade the accelerated-SGD lesson with nbgrader.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("release", help="regenerate lessons/ (and the visible checks' expectations) from solutions/")
-    g = sub.add_parser("grade", help="grade a folder laid out as submitted/{student}/{assignment}/{nb}.ipynb")
-    g.add_argument("submitted")
-    g.add_argument("--out", required=True)
+    course_help = "the course folder (default: the nearest folder from here upwards with nbgrader_config.py)"
+    r = sub.add_parser("release", help="regenerate lessons/ (and the visible checks' expectations) from solutions/, "
+                                       "and record the assignment in the course's gradebook.db")
+    r.add_argument("--course", help=course_help)
+    g = sub.add_parser("grade", help="grade nbgrader's submitted/{student}/{assignment}/{nb}.ipynb")
+    g.add_argument("submitted", nargs="?", help="default: the course's submitted/ (where nbgrader collect puts them)")
+    g.add_argument("--course", help=course_help)
+    g.add_argument("--out", help="default: the course folder, where nbgrader's commands and formgrader look "
+                                 "(autograded/, feedback/, gradebook.db; the grader's own files in grader/)")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once on this machine")
     g.add_argument("--scheduler", help="address of a Dask scheduler to grade on (e.g. tcp://host:8786)")
     g.add_argument("--timeout", type=float, help="wall-clock seconds per submission (default 300)")
@@ -170,19 +176,32 @@ def main(argv=None) -> int:
     g.add_argument("--regrade", action="store_true",
                    help="grade every submission again, even those unchanged since the last grading into --out")
     c = sub.add_parser("check", help="run the visible checks on your notebook before you submit")
-    c.add_argument("notebook")
+    c.add_argument("notebook", nargs="?", help="your notebook, e.g. work/accel_sgd.ipynb")
+    c.add_argument("--fresh-copy", metavar="FOLDER",
+                   help="instead: write a clean copy of the lesson into FOLDER (never overwrites) and stop")
     k = sub.add_parser("kit", help="pack what students get (lesson, miniai, self-check; no solutions) into a zip")
-    k.add_argument("--out", default=str(reference.REPO_ROOT / "dist"))
+    k.add_argument("--out", metavar="FOLDER", default=str(reference.REPO_ROOT / "dist"),
+                   help=f"folder to write {reference.ASSIGNMENT}-student.zip into (default: dist/)")
+    f = sub.add_parser("feedback", help="rebuild the feedback pages from the gradebook after grading by hand in "
+                                        "formgrader (then: nbgrader release_feedback)")
+    f.add_argument("--course", help=course_help)
+    f.add_argument("--out", help="where autograde grade wrote (default: the course folder)")
     d = sub.add_parser("demo", help="release the lesson and grade the bundled sample class")
     d.add_argument("--out", default=str(reference.REPO_ROOT / "out" / "demo"))
     d.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = p.parse_args(argv)
     handler = {"release": cmd_release, "grade": cmd_grade, "check": cmd_check, "kit": cmd_kit,
-               "demo": cmd_demo}[args.cmd]
+               "demo": cmd_demo, "feedback": cmd_feedback}[args.cmd]
     try:
         return handler(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        print(getattr(e, "message", "interrupted"), file=sys.stderr)
         return 130
+    except SystemExit as e:  # course.CourseError and friends: the setting is wrong, said in one line
+        message = getattr(e, "message", None) or (e.code if isinstance(e.code, str) else None)
+        if message:
+            print(f"autograde {args.cmd}: {message}", file=sys.stderr)
+        return e.code if isinstance(e.code, int) else 2
     except ImportError:
         if not _is_student_kit():
             raise

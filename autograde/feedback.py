@@ -14,51 +14,7 @@ import math
 from pathlib import Path
 
 from . import cases, mistakes
-
-# Okabe-Ito colours stay apart for the common kinds of colour blindness; every state also has a
-# symbol and a word, so nothing depends on colour alone.
-CSS = """
-body { font: 16px/1.55 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
-       color: #1f2328; background: #fafafa; margin: 0; }
-main { max-width: 56rem; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
-h2 { font-size: 1.2rem; margin: 0; } h2 code { font-size: 1.1rem; }
-h3 { font-size: 1rem; margin: 1.25rem 0 .5rem; }
-p { margin: .4rem 0; }
-code, pre { font: 13.5px/1.45 "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace; }
-pre { background: #f3f4f6; border: 1px solid #d8dce0; border-radius: 6px; padding: .75rem;
-      overflow-x: auto; white-space: pre; margin: .5rem 0; }
-.muted { color: #57606a; }
-.summary { background: #fff; border: 1px solid #d8dce0; border-radius: 8px; padding: 1rem 1.25rem;
-           margin: 1rem 0 1.5rem; }
-.big { font-size: 2rem; font-weight: 700; }
-.notice { border-left: 6px solid #D55E00; background: #fdf0e8; padding: .75rem 1rem; border-radius: 4px;
-          margin: 1rem 0; }
-.notice strong { display: block; }
-section.ex { background: #fff; border: 1px solid #d8dce0; border-radius: 8px; padding: 1rem 1.25rem;
-             margin: 0 0 1.25rem; }
-.ex-head { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem;
-           border-bottom: 1px solid #eaecef; padding-bottom: .5rem; }
-.ex-score { font-weight: 700; white-space: nowrap; }
-.test { border-left: 5px solid #d8dce0; padding: .4rem .9rem; margin: .9rem 0; }
-.test-head { display: flex; justify-content: space-between; gap: 1rem; font-weight: 600; }
-.points { white-space: nowrap; font-weight: 600; }
-.state { display: inline-block; min-width: 6.2rem; font-weight: 700; }
-.pass { border-color: #0072B2; } .pass .state { color: #0072B2; }
-.partial { border-color: #E69F00; } .partial .state { color: #8a5a00; }
-.fail { border-color: #D55E00; } .fail .state { color: #B34700; }
-.pending { border-color: #999; } .pending .state { color: #57606a; }
-.mistake { display: inline-block; background: #fff4d6; border: 1px solid #E69F00; border-radius: 4px;
-           padding: .1rem .5rem; margin: .3rem 0; font-weight: 600; }
-figure { margin: .5rem 0; } figure img { max-width: 100%; width: 440px; height: auto; display: block; }
-figcaption { font-size: .9rem; color: #57606a; }
-.answer { white-space: pre-wrap; background: #f3f4f6; border: 1px solid #d8dce0; border-radius: 6px;
-          padding: .75rem; }
-details summary { cursor: pointer; color: #0b5394; margin-top: .5rem; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; background: #fff; }
-th, td { border-bottom: 1px solid #eaecef; padding: .35rem .6rem; text-align: left; vertical-align: top; }
-th { background: #f3f4f6; } td.num, th.num { text-align: right; white-space: nowrap; }
-"""
+from .style import CSS
 
 STATES = {  # state -> (symbol, word)
     "pass": ("\u2713", "passed"),
@@ -107,7 +63,25 @@ def totals(result: dict) -> dict:
             "max": round(sum(c["max_score"] for c in auto), 4),
             "pending": round(sum(c["max_score"] for c in hand if c["score"] is None), 4),
             "hand_score": round(sum(c["score"] for c in hand if c["score"] is not None), 4),
-            "hand_graded_max": round(sum(c["max_score"] for c in hand if c["score"] is not None), 4)}
+            "hand_graded_max": round(sum(c["max_score"] for c in hand if c["score"] is not None), 4),
+            "hand_max": round(sum(c["max_score"] for c in hand), 4)}
+
+
+def with_hand_grading(result: dict, scores: dict[str, float], comments: dict[str, str]) -> dict:
+    """The result as the gradebook now has it: a score a person entered (a written answer, or an
+    override of a test) replaces the automatic one, and their comments join the page."""
+    cells = []
+    for c in result["cells"]:
+        if c["grade_id"] in scores:
+            c = {**c, "score": scores[c["grade_id"]], "by_hand": True, "auto_score": c["score"]}
+        cells.append(c)
+    return {**result, "cells": cells, "comments": dict(comments)}
+
+
+def _comment_html(text: str | None) -> str:
+    if not text:
+        return ""
+    return f'<div class="comment" role="note"><strong>Comment from your instructor</strong><p>{esc(text)}</p></div>'
 
 
 def section_of(grade_id: str) -> str:
@@ -228,13 +202,16 @@ def _test_html(cell: dict, run_message: str) -> str:
         parts.append(f"<p>{esc(message)}</p>")
     elif state == "pass":
         parts.append('<p class="muted">Matches the solution.</p>')
+    if cell.get("by_hand") and cell.get("auto", True):
+        parts.append(f'<p class="muted">Score set by your instructor (the automatic test gave '
+                     f'{fmt(cell.get("auto_score"))}).</p>')
     parts.append(_curve_html(cell.get("details") or {}))
     parts.append("</div>")
     return "".join(parts)
 
 
 def _exercise_html(number: int, exercise: str, cells: list[dict], code: str | None, run_message: str,
-                   have_notebook: bool) -> str:
+                   have_notebook: bool, comment: str | None = None) -> str:
     got = sum(c["score"] or 0.0 for c in cells)
     avail = sum(c["max_score"] for c in cells)
     full = all(cell_state(c) == "pass" for c in cells)
@@ -242,6 +219,7 @@ def _exercise_html(number: int, exercise: str, cells: list[dict], code: str | No
     title = f"Exercise {number}: <code>{esc(cases.EXERCISES[exercise])}</code>"
     out = [f'<section class="ex" id="{esc(exercise)}"><div class="ex-head"><h2>{title}</h2>'
            f'<span class="ex-score">{tick}{fmt(got)} / {fmt(avail)} points</span></div>']
+    out.append(_comment_html(comment))
     out += [_test_html(c, run_message) for c in cells]
     if code is not None:
         opened = "" if full else " open"
@@ -253,7 +231,8 @@ def _exercise_html(number: int, exercise: str, cells: list[dict], code: str | No
     return "".join(out)
 
 
-def _written_html(gid: str, cells: list[dict], text: str | None, have_notebook: bool) -> str:
+def _written_html(gid: str, cells: list[dict], text: str | None, have_notebook: bool,
+                  comment: str | None = None) -> str:
     cell = cells[0]
     title = WRITTEN_TITLES.get(gid, f"Written answer ({gid})")
     if cell.get("score") is None:
@@ -268,7 +247,16 @@ def _written_html(gid: str, cells: list[dict], text: str | None, have_notebook: 
         body = ""
     return (f'<section class="ex" id="{esc(gid)}"><div class="ex-head"><h2>{esc(title)}</h2>'
             f'<span class="ex-score">{STATES["pending"][0]} {score}</span></div>'
-            f'{body}</section>')
+            f'{body}{_comment_html(comment)}</section>')
+
+
+def _submission_note_html(result: dict) -> str:
+    """Which notebook was graded, when the student handed in several (submissions.choose_notebook)."""
+    note = result.get("submission_note")
+    if not note:
+        return ""
+    return (f'<div class="notice" role="note"><strong>Which notebook was graded</strong>'
+            f'<p>{esc(note)}</p></div>')
 
 
 def _notice_html(result: dict) -> str:
@@ -299,23 +287,30 @@ def render_feedback(result: dict) -> str:
                if t["pending"] else "")
     hand = (f"<p>Written answers graded by hand: {fmt(t['hand_score'])} / {fmt(t['hand_graded_max'])}.</p>"
             if t["hand_graded_max"] else "")
+    if t["hand_graded_max"]:
+        so_far = " so far" if t["pending"] else ""
+        hand += (f"<p><strong>Total{so_far}: {fmt(t['score'] + t['hand_score'])} / "
+                 f"{fmt(t['max'] + t['hand_max'])}</strong></p>")
     summary = (f'<div class="summary"><div class="big">{fmt(t["score"])} / {fmt(t["max"])}</div>'
                f"<p>points from the automatic tests so far.</p>{pending}{hand}"
                f'<p class="muted">Each section below is one exercise: what the hidden tests checked, how '
                f"your code did, and, where points were lost, what differed from the expected result. "
                f"The hidden tests use inputs you have not seen, so they can find things the checks in "
                f"the notebook miss.</p></div>")
-    body = [head, _notice_html(result), summary]
+    comments = dict(result.get("comments") or {})
+    body = [head, _submission_note_html(result), _notice_html(result), summary]
     have_notebook = isinstance(result.get("executed"), dict)
     number = 0
     for key, cells in sections(result):
         if key in cases.EXERCISES:
             number += 1
-            body.append(_exercise_html(number, key, cells, answers.get(key), run_message, have_notebook))
+            body.append(_exercise_html(number, key, cells, answers.get(key), run_message, have_notebook,
+                                       comments.pop(key, None)))
         elif all(not c.get("auto", True) for c in cells):
-            body.append(_written_html(key, cells, answers.get(key), have_notebook))
+            body.append(_written_html(key, cells, answers.get(key), have_notebook, comments.pop(key, None)))
         else:  # a test the course does not describe: still show its score and message
             body.append(f'<section class="ex">{"".join(_test_html(c, run_message) for c in cells)}</section>')
+    body += [_comment_html(text) for _, text in sorted(comments.items())]  # on cells without a section
     body.append('<p class="muted">Questions about this feedback? Ask your instructor; '
                 "they can see the same results.</p>")
     return page(f"Feedback: {result['assignment_id']} ({result['student_id']})", "".join(body))
@@ -335,8 +330,10 @@ def feedback_relpath(result: dict) -> Path:
                 safe_part(result["notebook_id"]) + ".html")
 
 
-def write_feedback(result: dict, out_dir: Path) -> Path:
-    path = Path(out_dir) / feedback_relpath(result)
+def write_feedback(result: dict, out_dir: Path, feedback_dir: Path | None = None) -> Path:
+    """Into out_dir/feedback/ (nbgrader's default), or the course's configured feedback_dir."""
+    rel = feedback_relpath(result)
+    path = Path(feedback_dir).joinpath(*rel.parts[1:]) if feedback_dir else Path(out_dir) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_feedback(result), encoding="utf-8")
     return path

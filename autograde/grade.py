@@ -145,29 +145,22 @@ def _warm_reference(course: Course) -> None:
         judge.reference_data(tid)
 
 
-def find_submissions(submitted: Path) -> list[tuple[str, str, Path]]:
-    """(student_id, assignment_id, path) for nbgrader's submitted/{student}/{assignment}/{nb}.ipynb."""
-    found = []
-    for path in sorted(Path(submitted).glob("*/*/*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        found.append((path.parent.parent.name, path.parent.name, path))
-    return found
-
-
 def _progress(total: int):
     from tqdm import tqdm
     return tqdm(total=total, desc="grading", unit="nb", file=sys.stderr, disable=total == 0)
 
 
-def read_submissions(subs: list[tuple[str, str, Path]]) -> list[tuple[str, str]]:
-    """(student_id, notebook text) for each submission found."""
-    return [(sid, _read_text(p)) for sid, _, p in subs]
-
-
-def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, scheduler: str | None = None) -> list[dict]:
-    """Grade every (student_id, text): local processes (jobs) or a Dask cluster (scheduler address)."""
+def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, scheduler: str | None = None,
+              on_result=None) -> list[dict]:
+    """Grade every (student_id, text): local processes (jobs) or a Dask cluster (scheduler address).
+    on_result(result) runs as each one finishes, so an interrupted run keeps what it finished."""
     results = []
+
+    def done(result: dict) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+        bar.update()
     with _progress(len(texts)) as bar:
         if scheduler:
             from distributed import Client
@@ -176,23 +169,16 @@ def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, sched
                 course_f = client.scatter(course, broadcast=True)
                 futures = [client.submit(grade_submission, course_f, sid, text, pure=False) for sid, text in texts]
                 for fut in dask_completed(futures):
-                    results.append(fut.result())
-                    bar.update()
+                    done(fut.result())
         elif jobs <= 1:
             for sid, text in texts:
-                results.append(grade_submission(course, sid, text))
-                bar.update()
+                done(grade_submission(course, sid, text))
         else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+            try:
                 futures = [pool.submit(grade_submission, course, sid, text) for sid, text in texts]
                 for fut in as_completed(futures):
-                    results.append(fut.result())
-                    bar.update()
+                    done(fut.result())
+            finally:  # on Ctrl-C: drop what has not started rather than wait for it
+                pool.shutdown(wait=True, cancel_futures=True)
     return sorted(results, key=lambda r: r["student_id"])
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        return f"<unreadable: {e}>"

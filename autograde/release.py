@@ -33,22 +33,25 @@ NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; "
                  "from nbgrader.apps.nbgraderapp import main; main()")
 
 
-def generate_lesson(release_dir: Path = LESSONS_DIR, assignment: str = reference.ASSIGNMENT,
-                    db_path: Path | None = None) -> Path:
-    """Run `nbgrader generate_assignment` into release_dir.
+def generate_lesson(release_dir: Path | None = LESSONS_DIR, assignment: str = reference.ASSIGNMENT,
+                    db_url: str | None = None, course_root: Path = reference.REPO_ROOT) -> Path | None:
+    """Run `nbgrader generate_assignment` for the course at course_root; copy the student version
+    into release_dir (None: only record the assignment).
 
-    nbgrader records the assignment's cells in a gradebook as it goes: in db_path when given (the
-    grader's gradebook), else in a throw-away one."""
+    nbgrader records the assignment's notebook and cells in a gradebook as it goes: db_url when
+    given (the course's or the grader's gradebook), else a throw-away one."""
     with tempfile.TemporaryDirectory(prefix="autograde-release-") as tmp:
-        db = Path(db_path).resolve() if db_path else Path(tmp) / "gradebook.db"
+        db = db_url or f"sqlite:///{Path(tmp) / 'gradebook.db'}"
         cmd = [sys.executable, "-c", NBGRADER_MAIN, "generate_assignment", assignment, "--force",
-               f"--CourseDirectory.root={reference.REPO_ROOT}",
+               f"--CourseDirectory.root={course_root}",
                f"--CourseDirectory.release_directory={Path(tmp) / 'release'}",
-               f"--db=sqlite:///{db}", "--log-level=WARN"]
-        proc = subprocess.run(cmd, cwd=reference.REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True)
+               f"--db={db}", "--log-level=WARN"]
+        proc = subprocess.run(cmd, cwd=course_root, env=nbgrader_env(), capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{proc.stdout}\n{proc.stderr}")
-        target = release_dir / assignment
+        if release_dir is None:
+            return None
+        target = Path(release_dir) / assignment
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(Path(tmp) / "release" / assignment, target)
@@ -75,5 +78,11 @@ def write_visible_expected(path: Path = EXPECTED_PATH) -> Path:
     return path
 
 
-def release() -> list[Path]:
-    return [generate_lesson(), write_visible_expected()]
+def release(course=None) -> list[Path]:
+    """The lesson into the course's release folder, its gradebook.db made ready for nbgrader
+    (assignment, notebook, cells: what formgrader and `nbgrader autograde` look up), and the visible
+    checks' expectations. course: a course.CourseFolder (default: this repository)."""
+    if course is None:
+        return [generate_lesson(), write_visible_expected()]
+    lesson = generate_lesson(course.release_dir, db_url=course.output().db_url, course_root=course.root)
+    return [lesson, write_visible_expected()]

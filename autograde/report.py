@@ -117,12 +117,12 @@ def mistake_counts(results: list[dict]) -> list[tuple[str, int, list[str]]]:
     return [(k, len(students[k]), tests[k]) for k in keys]
 
 
-def _link(result: dict) -> str:
-    rel = feedback_relpath(result).as_posix()
+def _link(result: dict, prefix: str = "") -> str:
+    rel = prefix + feedback_relpath(result).as_posix()
     return f'<a href="{esc(quote(rel))}">{esc(result["student_id"])}</a>'
 
 
-def render_report(results: list[dict]) -> str:
+def render_report(results: list[dict], link_prefix: str = "") -> str:
     """The instructor's report for one assignment, as a self-contained HTML document."""
     n = len(results)
     tots = [totals(r) for r in results]
@@ -190,7 +190,7 @@ def render_report(results: list[dict]) -> str:
     if troubled:
         body.append("<table><tr><th>student</th><th>status</th><th>message</th></tr>")
         for r in troubled:
-            body.append(f"<tr><td>{_link(r)}</td><td>{esc(r.get('status'))}</td><td>{esc(r.get('message'))}</td></tr>")
+            body.append(f"<tr><td>{_link(r, link_prefix)}</td><td>{esc(r.get('status'))}</td><td>{esc(r.get('message'))}</td></tr>")
         body.append("</table>")
     else:
         body.append('<p class="muted">Every notebook ran to the end.</p>')
@@ -198,15 +198,16 @@ def render_report(results: list[dict]) -> str:
     body.append("<h2>Students</h2><table><tr><th>student (feedback page)</th><th class=num>auto score</th>"
                 "<th class=num>of</th><th class=num>pending by hand</th><th>status</th></tr>")
     for r, t in sorted(zip(results, tots), key=lambda rt: str(rt[0]["student_id"])):
-        body.append(f"<tr><td>{_link(r)}</td><td class=num>{fmt(t['score'])}</td><td class=num>{fmt(t['max'])}</td>"
+        body.append(f"<tr><td>{_link(r, link_prefix)}</td><td class=num>{fmt(t['score'])}</td><td class=num>{fmt(t['max'])}</td>"
                     f"<td class=num>{fmt(t['pending'])}</td><td>{esc(r.get('status', 'ok'))}</td></tr>")
     body.append("</table>")
     html_doc = page(f"Grading report: {aid}", "".join(body))
     return html_doc.replace("</style>", REPORT_CSS + "</style>", 1)
 
 
-def write_report(results: list[dict], out_dir: Path) -> Path:
+def write_report(results: list[dict], out_dir: Path, link_prefix: str = "") -> Path:
+    """out_dir/report.html; link_prefix leads from there to the folder that holds feedback/."""
     path = Path(out_dir) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(results), encoding="utf-8")
+    path.write_text(render_report(results, link_prefix), encoding="utf-8")
     return path

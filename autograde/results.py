@@ -1,4 +1,6 @@
-"""Writing a graded class to OUT: grades.csv, cells.csv and the executed notebooks."""
+"""Writing a graded class: grades.csv and cells.csv (the grader's folder), the executed notebooks
+(nbgrader's autograded/), and each student's latest result (what `autograde feedback` rebuilds
+the pages from once people have graded in formgrader)."""
 from __future__ import annotations
 
 import csv
@@ -16,6 +18,7 @@ def total(result: dict) -> tuple[float, float]:
 
 
 def write_csvs(results: list[dict], out: Path) -> None:
+    Path(out).mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(GRADES_COLUMNS)
@@ -30,10 +33,32 @@ def write_csvs(results: list[dict], out: Path) -> None:
                             "" if c["score"] is None else c["score"], c["max_score"], c["message"]])
 
 
-def write_executed(results: list[dict], out: Path) -> None:
-    """nbgrader's autograded/ layout, for the instructor (it holds the hidden tests: never hand it out)."""
+def write_executed(results: list[dict], autograded: Path) -> None:
+    """nbgrader's autograded/{student}/{assignment}/{notebook}.ipynb, for the instructor (it holds the
+    hidden tests: never hand it out)."""
+    from .feedback import safe_part
     for r in results:
         if r.get("executed"):
-            path = out / "autograded" / r["student_id"] / r["assignment_id"] / f"{r['notebook_id']}.ipynb"
+            path = Path(autograded, safe_part(r["student_id"]), safe_part(r["assignment_id"]),
+                        safe_part(r["notebook_id"]) + ".ipynb")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(r["executed"], indent=1))
+
+
+def save_latest(results: list[dict], folder: Path) -> None:
+    """folder/{student}.json: each student's latest result, whole."""
+    from .feedback import safe_part
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for r in results:
+        (Path(folder) / f"{safe_part(r['student_id'])}.json").write_text(json.dumps(r))
+
+
+def load_latest(folder: Path) -> list[dict]:
+    """The results save_latest wrote, by student id."""
+    found = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            found.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return sorted(found, key=lambda r: r["student_id"])

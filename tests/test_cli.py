@@ -30,22 +30,22 @@ def test_demo_prints_the_grade_table_and_where_feedback_is(demo):
     out, stdout = demo
     assert "alice    20.00/24.0" in stdout
     assert f"{out}/feedback/<student>/accel_sgd/accel_sgd.html" in stdout
-    assert f"{out}/report.html" in stdout
+    assert f"{out}/grader/report.html" in stdout
 
 
 def test_demo_grades_the_sample_class_as_its_readme_says(demo):
     out, _ = demo
-    scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(open(out / "grades.csv"))}
+    scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(open(out / "grader" / "grades.csv"))}
     assert scores["alice"] == 20.0 and scores["frank"] == 0.0 and scores["dave"] == 0.0
     assert 0 < scores["erin"] < 20 and 0 < scores["bob"] < 20 and 0 < scores["carol"] < 20
-    named = {(r["student_id"], r["grade_id"]) for r in csv.DictReader(open(out / "cells.csv"))
+    named = {(r["student_id"], r["grade_id"]) for r in csv.DictReader(open(out / "grader" / "cells.csv"))
              if "Looks like:" in r["message"]}
     assert ("bob", "test_adam_small") in named and ("bob", "test_momentum_small") in named
     assert {("carol", "test_rmsprop_small"), ("carol", "test_recorder_cb"), ("carol", "test_base_sched_cb")} <= named
 
 
 def test_demo_reports_each_named_mistake_to_the_instructor(demo):
-    report = (demo[0] / "report.html").read_text()
+    report = (demo[0] / "grader" / "report.html").read_text()
     for name in ["eps outside the square root", "un-dampened (PyTorch-style) momentum",
                  "RMSProp state initialised with zeros", "recorder not reset between fits",
                  "scheduler stepped during validation"]:

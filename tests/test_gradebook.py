@@ -32,7 +32,7 @@ def _grades(db_url):
 @pytest.fixture(scope="module")
 def db_url(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    return gradebook.create(out / "gradebook.db", out / ".release", reference.ASSIGNMENT)
+    return gradebook.create(f"sqlite:///{out / 'gradebook.db'}")
 
 
 def test_scores_are_recorded_and_written_answers_await_a_human(db_url):
@@ -70,3 +70,31 @@ def test_an_automatic_comment_goes_when_the_mistake_is_fixed(db_url):
     assert "test_adam_small: differs" in auto_comment()
     gradebook.record(db_url, [_result(1.0)])
     assert auto_comment() is None
+
+
+def test_the_submission_timestamp_is_what_nbgrader_submit_wrote(db_url):
+    from nbgrader.api import Gradebook
+    gradebook.record(db_url, [_result(1.0)], {STUDENT: "2026-11-30 09:15:02.250000 UTC"})
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        stamp = gb.find_submission(reference.ASSIGNMENT, STUDENT).timestamp
+    assert stamp.isoformat() == "2026-11-30T09:15:02.250000"
+
+
+def test_hand_grading_reads_back_what_formgrader_writes(db_url):
+    from nbgrader.api import Gradebook
+    gradebook.record(db_url, [_result(1.0)])
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        gb.find_grade("written_adam_eps", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_score = 1.5
+        gb.find_comment("written_adam_eps", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_comment = \
+            "Say why eps sits outside the root."
+        gb.db.commit()
+    hand = gradebook.hand_grading(db_url, [_result(1.0)])[STUDENT]
+    assert hand.scores["written_adam_eps"] == 1.5
+    assert hand.comments["written_adam_eps"] == "Say why eps sits outside the root."
+
+
+def test_a_gradebook_that_knows_the_assignment_is_not_built_again(db_url):
+    assert gradebook.has_assignment(db_url, reference.ASSIGNMENT, reference.ASSIGNMENT)
+    assert not gradebook.has_assignment(db_url, "other_assignment", reference.ASSIGNMENT)

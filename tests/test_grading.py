@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import cli, mistakes, reference
+from autograde import classgrade, mistakes, reference
+from autograde.course import load as course_folder
 from autograde.grade import Course, grade_submission, load_course
 from autograde.sandbox import Limits, bwrap_available
 from corpus import CORRECT_VARIANTS, mistake_sources, notebook_with, variant_sources
@@ -117,9 +118,9 @@ def graded(tmp_path_factory):
                            "--jobs", "2", "--timeout", "240", "--cell-timeout", "20"],
                           capture_output=True, text=True, env=env, timeout=1800)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    grades = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    grades = {r["student_id"]: r for r in csv.DictReader(open(out / "grader" / "grades.csv"))}
     cells = {}
-    for r in csv.DictReader(open(out / "cells.csv")):
+    for r in csv.DictReader(open(out / "grader" / "cells.csv")):
         cells.setdefault(r["student_id"], {})[r["grade_id"]] = r
     return {"out": out, "grades": grades, "cells": cells, "stdout": proc.stdout, "submitted": submitted}
 
@@ -213,7 +214,7 @@ def test_outputs_exist_for_every_student(graded):
     out = graded["out"]
     for sid in graded["grades"]:
         assert (out / "feedback" / sid / "accel_sgd" / "accel_sgd.html").is_file()
-    assert (out / "report.html").is_file()
+    assert (out / "grader" / "report.html").is_file()
 
 
 def test_nbgrader_reads_the_gradebook(graded, tmp_path):
@@ -252,8 +253,8 @@ def test_a_dask_cluster_grades_like_local_processes(graded, tmp_path):
             dst.parent.mkdir(parents=True)
             dst.write_text((graded["submitted"] / sid / "accel_sgd" / "accel_sgd.ipynb").read_text())
         out = tmp_path / "out"
-        cli.grade_class(sub, out, scheduler=cluster.scheduler_address, wall_s=240, cell_s=20)
-    rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+        classgrade.grade_class(course_folder(reference.REPO_ROOT), sub, out, scheduler=cluster.scheduler_address, wall_s=240, cell_s=20)
+    rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grader" / "grades.csv"))}
     assert rows["correct"]["score"] == graded["grades"]["correct"]["score"]
     assert rows["mistake_recorder"]["score"] == graded["grades"]["mistake_recorder"]["score"]
 
@@ -261,7 +262,7 @@ def test_a_dask_cluster_grades_like_local_processes(graded, tmp_path):
 def test_grading_again_into_the_same_out_reuses_what_did_not_change(graded, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(graded["out"], out)
-    stored = [json.loads(p.read_text())["student_id"] for p in (out / ".cache" / "results").glob("*.json")]
+    stored = [json.loads(p.read_text())["student_id"] for p in (out / "grader" / "cache" / "results").glob("*.json")]
     kept = len(stored)
     assert not {"fault_infinite_loop", "fault_os_exit"} & set(stored)  # a cell timeout, a dead kernel
     changed = graded["submitted"].parent / "submitted_again"
@@ -277,5 +278,5 @@ def test_grading_again_into_the_same_out_reuses_what_did_not_change(graded, tmp_
     # Every stored result but the edited one is reused; timed-out and dead kernels are graded again.
     assert f"{kept - 1} submission(s) unchanged" in proc.stderr
     assert kept < len(graded["grades"])
-    assert (out / "grades.csv").read_text() == (graded["out"] / "grades.csv").read_text()
-    assert (out / "cells.csv").read_text() == (graded["out"] / "cells.csv").read_text()
+    assert (out / "grader" / "grades.csv").read_text() == (graded["out"] / "grader" / "grades.csv").read_text()
+    assert (out / "grader" / "cells.csv").read_text() == (graded["out"] / "grader" / "cells.csv").read_text()

@@ -1,0 +1,203 @@
+"""Grading a class: find the submissions, grade what changed, write what nbgrader and the instructor read.
+
+Everything lands where nbgrader's own commands look (course.Output): executed notebooks and the
+nbgrader files of each submission (timestamp.txt, submission_secret.txt) in autograded/, feedback
+pages with those files in feedback/, scores and timestamps in the gradebook. The grader's own files
+go to OUT/grader/. Problems with the setting (OUT not writable, OUT inside SUBMITTED, no submission
+for this assignment) stop the run before anything is graded, in one line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import feedback, grade, gradebook, reference, report, results, submissions
+from .course import CourseError, CourseFolder, Output
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during grading, after keeping the results already finished."""
+
+    def __init__(self, kept: int):
+        super().__init__(kept)
+        self.kept = kept
+        self.message = (f"interrupted: {kept} submission(s) graded in this run were kept; grading again "
+                        f"reuses them and grades the rest")
+
+
+@dataclass
+class ClassGrading:
+    results: list[dict]
+    output: Output
+    reused: int
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def check_output(output: Output, submitted: Path) -> None:
+    """OUT must be writable and must not be inside SUBMITTED (it would be read as a student)."""
+    out, sub = output.root.resolve(), Path(submitted).resolve()
+    if out == sub or sub in out.parents:
+        raise CourseError(f"--out {output.root} is inside the submissions folder {submitted}: choose a folder "
+                          f"outside it (the default is the course folder)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".autograde-write-test-"):
+            pass
+    except OSError as e:
+        raise CourseError(f"cannot write to --out {output.root}: {e.strerror or e}") from None
+    for path in (output.db_path, output.autograded, output.feedback, output.grader):
+        if path is not None and path.exists() and not os.access(path, os.W_OK):
+            raise CourseError(f"cannot write to {path}: grading would fail at the end; fix its permissions")
+
+
+def find(submitted: Path, notebook_id: str = reference.ASSIGNMENT) -> list[submissions.Submission]:
+    """This assignment's submissions; warnings said; no submission at all is an error that names what was there."""
+    if not Path(submitted).is_dir():
+        raise CourseError(f"no submissions folder {submitted} (nbgrader's collect fills SUBMITTED/{{student}}/"
+                          f"{reference.ASSIGNMENT}/)")
+    found = submissions.find(submitted, reference.ASSIGNMENT, notebook_id)
+    for warning in found.warnings:
+        say(f"warning: {warning}")
+    if found.other_assignments:
+        say(f"note: not graded, submissions for other assignments: {', '.join(found.other_assignments)}")
+    if not found.submissions:
+        if found.other_assignments:
+            raise CourseError(f"no submissions for {reference.ASSIGNMENT} under {submitted}: it holds only "
+                              f"{', '.join(found.other_assignments)}")
+        raise CourseError(f"no submissions found under {submitted} (expected {{student_id}}/"
+                          f"{reference.ASSIGNMENT}/{{notebook}}.ipynb)")
+    for sub in found.submissions:
+        if sub.note:
+            say(f"{sub.student_id}: {sub.note}")
+    return found.submissions
+
+
+def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path | None = None, jobs: int = 1,
+                scheduler: str | None = None, wall_s: float | None = None, cell_s: float | None = None,
+                regrade: bool = False, slots: list | None = None) -> ClassGrading:
+    """Grade every submission under SUBMITTED (default: the course's) into OUT (default: the course).
+    Results of an earlier grading into the same OUT are reused where nothing changed, unless regrade."""
+    from .result_cache import ResultCache, cache_dir
+    from .sandbox import Limits, bwrap_available
+    submitted = Path(submitted) if submitted else course.submitted
+    output = course.output(out)
+    check_output(output, submitted)
+    subs = find(submitted)
+    if not course.solutions.is_file():
+        raise CourseError(f"no solutions notebook at {course.solutions}: is {course.root} the course folder?")
+    os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))
+    if not bwrap_available():
+        say("WARNING: bubblewrap (bwrap) is not available: submissions run WITHOUT network isolation or "
+            "hidden paths. Install the Debian/Ubuntu package 'bubblewrap'.")
+    limits = Limits(**{k: v for k, v in (("wall_s", wall_s), ("cell_s", cell_s)) if v})
+    os.environ.setdefault("AUTOGRADE_CACHE", str(output.grader / "cache"))
+    graded_course = grade.load_course(limits=limits, threads=max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    graded_course.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
+    texts = [(s.student_id, submissions.read_text(s.path)) for s in subs]
+    kept = ResultCache(cache_dir() / "results", graded_course)
+    reused = [] if regrade else [r for r in (kept.load(sid, text) for sid, text in texts) if r]
+    if reused:
+        done = {r["student_id"] for r in reused}
+        texts = [(sid, text) for sid, text in texts if sid not in done]
+        say(f"{len(reused)} submission(s) unchanged since they were last graded into {output.root}/: their "
+            f"results are reused (--regrade grades them again)")
+    text_of = dict(texts)
+    stored = []
+
+    def keep(result: dict) -> None:
+        if kept.store(text_of[result["student_id"]], result):
+            stored.append(result["student_id"])
+
+    # While the first kernels start: nbgrader builds the gradebook, and the solution versions'
+    # results are loaded (or computed) into the cache. Graded in this process, the judge waits for
+    # them (judge.reference_data holds a lock); other processes read the finished disk cache.
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
+        db_future = pool.submit(gradebook.create, output.db_url, reference.ASSIGNMENT, course.root)
+        graded, reference_future = [], None
+        if any(_is_json(text) for _, text in texts):  # nothing to judge when all are reused or unreadable
+            reference_future = pool.submit(grade._warm_reference, graded_course)
+            if jobs > 1 or scheduler:
+                reference_future.result()
+        if texts:
+            placed = {"slots": slots} if slots else {}  # where the kernels run (gpus.for_grading)
+            graded = grade.grade_all(texts, graded_course, jobs=jobs, scheduler=scheduler, on_result=keep, **placed)
+        if reference_future:
+            reference_future.result()
+        db_future.result()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise Interrupted(len(stored)) from None
+    pool.shutdown()
+    by_student = {s.student_id: s for s in subs}
+    graded = sorted(graded + reused, key=lambda r: r["student_id"])
+    for r in graded:
+        sub = by_student[r["student_id"]]
+        r.update(submission_note=sub.note, timestamp=sub.timestamp, submitted_folder=str(sub.folder))
+    write_outputs(graded, course, output)
+    return ClassGrading(graded, output, len(reused))
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def write_outputs(graded: list[dict], course: CourseFolder, output: Output) -> None:
+    results.write_csvs(graded, output.grader)
+    results.write_executed(graded, output.autograded)
+    results.save_latest(graded, output.grader / "results")
+    gradebook.record(output.db_url, graded, {r["student_id"]: r.get("timestamp") for r in graded},
+                     course.course_id)
+    write_feedback_pages(graded, course, output)
+    link_prefix = os.path.relpath(output.root, output.grader) + "/"
+    report.write_report(graded, output.grader, link_prefix)
+
+
+def write_feedback_pages(graded: list[dict], course: CourseFolder, output: Output) -> list[Path]:
+    """Each student's page, from the gradebook as it is now (hand scores, overrides, comments), with
+    the nbgrader files release_feedback needs beside it."""
+    hand = gradebook.hand_grading(output.db_url, graded, course.course_id)
+    written = []
+    for r in graded:
+        h = hand.get(r["student_id"]) or gradebook.HandGrading()
+        written.append(feedback.write_feedback(feedback.with_hand_grading(r, h.scores, h.comments),
+                                               output.root, output.feedback))
+        copy_nbgrader_files(r, output)
+    return written
+
+
+def copy_nbgrader_files(result: dict, output: Output) -> None:
+    """timestamp.txt and submission_secret.txt into autograded/ and feedback/, as nbgrader's autograde
+    and generate_feedback do: release_feedback reads them, fetch_feedback matches the secret."""
+    folder = Path(result.get("submitted_folder") or "")
+    parts = (feedback.safe_part(result["student_id"]), feedback.safe_part(result["assignment_id"]))
+    for target in (output.autograded, output.feedback):
+        dest = Path(target, *parts)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in submissions.NBGRADER_FILES:
+            src = folder / name
+            if result.get("submitted_folder") and src.is_file() and not src.is_symlink():
+                shutil.copyfile(src, dest / name)
+
+
+def rebuild_feedback(course: CourseFolder, out: Path | None = None) -> list[Path]:
+    """`autograde feedback`: the pages again from the latest results and the gradebook as people left it."""
+    output = course.output(out)
+    graded = results.load_latest(output.grader / "results")
+    if not graded:
+        raise CourseError(f"nothing graded into {output.root} yet ({output.grader / 'results'} is empty): "
+                          f"run autograde grade first")
+    return write_feedback_pages(graded, course, output)
