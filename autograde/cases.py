@@ -24,6 +24,17 @@ EXERCISES = {
     "epoch_sched_cb": "EpochSchedCB",
 }
 
+# Exercise -> the earlier exercises its class builds on (subclasses). The one place this fact
+# lives: the judge matches only an exercise's own mistakes, and a test whose parents lost points
+# is graded again over the solution's parents (isolation.py), so a slip costs points only once.
+BUILDS_ON = {
+    "momentum": ("sgd",),
+    "rmsprop": ("sgd",),
+    "adam": ("sgd",),
+    "batch_sched_cb": ("base_sched_cb",),
+    "epoch_sched_cb": ("base_sched_cb",),
+}
+
 
 @dataclass(frozen=True)
 class TestSpec:
@@ -57,6 +68,23 @@ TESTS = {
                                              "a short 1cycle FashionMNIST run with BatchSchedCB and RecorderCB"),
 }
 
+
+
+def exercise_of(class_name: str) -> str:
+    return next(e for e, c in EXERCISES.items() if c == class_name)
+
+
+def parents(test_id: str) -> tuple:
+    """The exercises, other than its own, whose classes a test runs (bases and helpers), in lesson order."""
+    spec = TESTS[test_id]
+    found = set(BUILDS_ON.get(spec.exercise, ()))
+    for name in spec.classes:
+        ex = exercise_of(name)
+        if ex != spec.exercise:
+            found |= {ex, *BUILDS_ON.get(ex, ())}
+    return tuple(e for e in EXERCISES if e in found)
+
+
 # ---------------------------------------------------------------------------------------------
 # Optimizers on small tensors
 
@@ -71,6 +99,7 @@ class OptCase:
     wd: float = 0.0
     steps: int = 6
     sign_step: bool = False  # drive reg_step through a subclass whose opt_step ignores the gradient's size
+    only: tuple = ()  # the exercises this case measures (empty: every optimizer)
 
 
 OPT_LR = {"sgd": 0.1, "momentum": 0.1, "rmsprop": 0.01, "adam": 0.01}
@@ -82,7 +111,8 @@ HIDDEN_OPT_CASES = (
     OptCase("large gradients", ((2, 3),), seed=1104, grad_scale=100.0, wd=0.01),
     OptCase("after warm-up", ((6,),), seed=1105, grad_scale=0.5, wd=0.05, steps=40),
     OptCase("two parameters", ((3,), (2, 2)), seed=1106, wd=0.02),
-    OptCase("decay through a subclass", ((4,),), seed=1107, wd=0.1, steps=5, sign_step=True),
+    # Replaces opt_step, so it measures reg_step only: SGD's exercise, not its subclasses'.
+    OptCase("decay through a subclass", ((4,),), seed=1107, wd=0.1, steps=5, sign_step=True, only=("sgd",)),
 )
 PUBLIC_OPT_CASES = (
     OptCase("public: a few steps", ((3,),), seed=7, steps=3),
@@ -119,8 +149,13 @@ def run_opt_case(opt_cls, exercise: str, case: OptCase) -> dict:
     return {"traj": traj}
 
 
+def hidden_opt_cases(exercise: str) -> tuple:
+    """The hidden cases of one optimizer exercise: each fails for that exercise's trivial answers."""
+    return tuple(c for c in HIDDEN_OPT_CASES if not c.only or exercise in c.only)
+
+
 def optimizer_data(opt_cls, exercise: str, public: bool = False) -> dict:
-    cases = PUBLIC_OPT_CASES if public else HIDDEN_OPT_CASES
+    cases = PUBLIC_OPT_CASES if public else hidden_opt_cases(exercise)
     return {"cases": {c.name: _guarded(run_opt_case, opt_cls, exercise, c) for c in cases}}
 
 

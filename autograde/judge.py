@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from . import cases, mistakes, reference
+from . import cases, diagnosis, mistakes, reference, schema
 from .compare import agrees, case_differences, difference
 from .result_cache import cache_dir, store_json
 
@@ -95,7 +95,7 @@ def candidate_mistakes(test_id: str) -> list:
     spec = cases.TESTS[test_id]
     if spec.kind in ("run", "onecycle"):
         return []  # too costly to replay; the small-tensor tests name these mistakes
-    return mistakes.affecting(spec.exercise, spec.classes)
+    return mistakes.affecting(spec.exercise)
 
 
 def matching_mistake(test_id: str, data) -> mistakes.Mistake | None:
@@ -105,22 +105,33 @@ def matching_mistake(test_id: str, data) -> mistakes.Mistake | None:
 # ---------------------------------------------------------------------------------------------
 
 def judge(test_id: str, data) -> Verdict:
-    """Score one test cell from the data its probe wrote (None: the cell never produced any)."""
+    """Score one test cell from the data its probe wrote (None: the cell never produced any).
+
+    Never raises for anything in `data`: malformed data (see schema.py) and any error while
+    comparing become this test's zero with a message, so one submission cannot stop a class."""
     if test_id not in cases.TESTS:
         raise KeyError(f"unknown test {test_id!r}")
+    try:
+        data = schema.check(test_id, data)
+    except schema.Malformed as e:
+        return Verdict(test_id, 0.0, f"This test's recorded result is malformed ({e}), so it scores zero: "
+                                     f"results are only accepted as the grader's probe writes them.")
     if data is None:
         return Verdict(test_id, 0.0, "This test did not run: the notebook stopped or skipped it before "
                                      "its hidden checks could record a result.")
-    if not isinstance(data, dict):
-        return Verdict(test_id, 0.0, "This test's result is malformed.")
     kind = cases.TESTS[test_id].kind
-    if kind == "optimizer":
-        return _judge_optimizer(test_id, data)
-    if kind == "run":
-        return _judge_run(test_id, data)
-    if kind == "onecycle":
-        return _judge_onecycle(test_id, data)
-    return _judge_callback(test_id, data)
+    want = reference_data(test_id)  # a failure here is the grader's, not the student's: let it show
+    try:
+        if kind == "optimizer":
+            return _judge_optimizer(test_id, data, want)
+        if kind == "run":
+            return _judge_run(test_id, data, want)
+        if kind == "onecycle":
+            return _judge_onecycle(test_id, data, want)
+        return _judge_callback(test_id, data, want)
+    except Exception as e:  # noqa: BLE001 - a judge bug on odd data costs this test, not the class
+        return Verdict(test_id, 0.0, f"The grader could not judge this test: {type(e).__name__}: {str(e)[:200]}. "
+                                     f"It scores zero; ask your instructor to look at it.")
 
 
 def _named(m) -> str:
@@ -131,8 +142,7 @@ def _join(*parts) -> str:
     return " ".join(p for p in parts if p).strip()
 
 
-def _judge_optimizer(test_id: str, data: dict) -> Verdict:
-    want = reference_data(test_id)
+def _judge_optimizer(test_id: str, data: dict, want: dict) -> Verdict:
     diffs = case_differences(data, want)
     failed = {k: v for k, v in diffs.items() if v}
     score = round(1 - len(failed) / len(diffs), 4)
@@ -142,7 +152,8 @@ def _judge_optimizer(test_id: str, data: dict) -> Verdict:
     seeds = {c.name: c.seed for c in cases.HIDDEN_OPT_CASES}
     case, what = next(iter(failed.items()))
     detail = f"{len(failed)} of {len(diffs)} cases differ; first, case '{case}' (seed {seeds[case]}): {what}."
-    return Verdict(test_id, score, _join(_named(m), detail), m.key if m else None)
+    hint = "" if m else diagnosis.optimizer(data, want)
+    return Verdict(test_id, score, _join(_named(m), hint, detail), m.key if m else None)
 
 
 def curve_gap(got: list, want: list) -> tuple[float, int]:
@@ -176,8 +187,7 @@ def _run_problem(test_id: str, data: dict, want: dict) -> tuple[str, dict]:
             f"final accuracy {acc:.3f} vs {want['accuracy']:.3f}."), details
 
 
-def _judge_run(test_id: str, data: dict) -> Verdict:
-    want = reference_data(test_id)
+def _judge_run(test_id: str, data: dict, want: dict) -> Verdict:
     problem, details = _run_problem(test_id, data, want)
     if not problem:
         return Verdict(test_id, 1.0, details=details)
@@ -186,8 +196,7 @@ def _judge_run(test_id: str, data: dict) -> Verdict:
                    details=details)
 
 
-def _judge_onecycle(test_id: str, data: dict) -> Verdict:
-    want = reference_data(test_id)
+def _judge_onecycle(test_id: str, data: dict, want: dict) -> Verdict:
     if "error" in data:
         return Verdict(test_id, 0.0, f"The 1cycle run failed: {str(data['error'])[:300]}")
     recs_diff = difference(data.get("recs"), want["recs"], path="recorded")
@@ -223,8 +232,7 @@ def _describe_fit(fit: str, got, want) -> str:
     return f"in the {fit} fit " + (difference(got, want) or "the results differ")
 
 
-def _judge_callback(test_id: str, data: dict) -> Verdict:
-    want = reference_data(test_id)
+def _judge_callback(test_id: str, data: dict, want: dict) -> Verdict:
     if "error" in data:
         m = matching_mistake(test_id, data)
         return Verdict(test_id, 0.0, _join(_named(m), f"Your callback raised {str(data['error'])[:300]}"),
@@ -236,4 +244,5 @@ def _judge_callback(test_id: str, data: dict) -> Verdict:
     score = round(1 - len(fits) / len(want), 4)
     what = "; ".join(_describe_fit({"fit1": "first", "fit2": "second"}.get(f, f), data.get(f), want[f])
                      for f in fits)
-    return Verdict(test_id, score, _join(_named(m), what[0].upper() + what[1:] + "."), m.key if m else None)
+    hint = "" if m else diagnosis.callback(data, want, cases.TESTS[test_id].kind)
+    return Verdict(test_id, score, _join(_named(m), what[0].upper() + what[1:] + ".", hint), m.key if m else None)
