@@ -1,13 +1,20 @@
-"""`autograde check`: a student's quick self-check — only the visible checks, in seconds.
+"""`autograde check`: a student's quick self-check — the visible checks, in seconds, with grading's rules.
 
-Runs the lesson's setup cell, the student's exercise answers (and any code cells they added) and
-the visible check cells, skipping the lesson's data loading and training runs.
+The notebook is rebuilt the way grading rebuilds it (notebook.prepare): the course's cells come from
+the released lesson shipped inside this package (read-only), never from the file the student edits;
+from the student come only the answers (by grade_id) and the code cells they added, in their place.
+So edited, reordered or deleted course cells change nothing, and an added helper cell is kept.
+Then the setup cell, the answers, the added cells and the visible check cells run in a kernel,
+skipping the lesson's data loading and training runs, and the checks' verdicts come back as data.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -16,26 +23,103 @@ from . import reference
 from .cases import EXERCISES
 from .notebook import is_added, prepare, read_submission
 from .sandbox import Limits, run_notebook
+from .visible import RESULTS_MARK, Outcome
+from .wording import raised
 
-LESSON = reference.REPO_ROOT / "lessons" / reference.ASSIGNMENT / f"{reference.ASSIGNMENT}.ipynb"
+LESSON_NAME = f"{reference.ASSIGNMENT}.ipynb"
+# The student kit ships the released lesson here (kit.py); in the course repository it is lessons/.
+PACKAGED_LESSON = Path(__file__).with_name("lesson") / LESSON_NAME
+REPO_LESSON = reference.REPO_ROOT / "lessons" / reference.ASSIGNMENT / LESSON_NAME
+REPORT_CELL = "from autograde.visible import print_results\nprint_results()"
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """The visible checks' outcomes per exercise, and which written answers are filled in."""
+    outcomes: dict  # exercise -> visible.Outcome, in lesson order
+    written: dict  # grade_id of a written answer -> filled in (bool); graded by hand
+
+    @property
+    def passed(self) -> int:
+        return sum(o.passed for o in self.outcomes.values())
+
+
+def released_lesson() -> Path:
+    """The untouched lesson this installation was released with."""
+    for path in (PACKAGED_LESSON, REPO_LESSON):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"the released lesson is missing ({PACKAGED_LESSON}): reinstall the student kit")
+
+
+def fresh_copy(folder: Path) -> Path:
+    """A clean copy of the released lesson in folder (never overwrites a notebook)."""
+    target = Path(folder) / LESSON_NAME
+    if target.exists():
+        raise FileExistsError(f"{target} already exists: choose another folder (your work is never overwritten)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(released_lesson(), target)
+    target.chmod(0o644)
+    return target
 
 
 def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if isinstance(meta, dict) else None
 
 
 def check_notebook(submission, lesson) -> nbformat.NotebookNode:
-    """The slice of the notebook the visible checks need."""
+    """The slice of the rebuilt notebook the visible checks need, and a last cell that reports them."""
     nb = prepare(submission, lesson)
     keep = {"setup", *EXERCISES, *(f"check_{e}" for e in EXERCISES)}
     nb.cells = [c for c in nb.cells if c.cell_type == "code" and (_grade_id(c) in keep or is_added(c))]
+    nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL, id="autograde-report"))
     return nb
 
 
-def self_check(path: Path, lesson_path: Path = LESSON, limits: Limits = Limits(wall_s=180, cell_s=60)) -> dict:
-    """exercise -> (passed, message), in lesson order."""
+def written_answers(nb, lesson) -> dict:
+    """grade_id -> whether the student wrote something in that (hand-graded) markdown answer."""
+    stubs = {_grade_id(c): c.source.strip() for c in lesson.cells
+             if c.cell_type == "markdown" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    given = {_grade_id(c): c.source.strip() for c in nb.cells if _grade_id(c) in stubs}
+    return {gid: bool(given.get(gid)) and given[gid] != stub for gid, stub in stubs.items()}
+
+
+def _error_of(cell) -> str | None:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else None
+
+
+def _reported(executed) -> dict:
+    """The outcomes the check cells recorded, read from the report cell's output."""
+    for cell in executed["cells"]:
+        for out in cell.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                if line.startswith(RESULTS_MARK):
+                    return {e: Outcome(**o) for e, o in json.loads(line[len(RESULTS_MARK):]).items()}
+    return {}
+
+
+def _unreported(exercise: str, executed, run) -> Outcome:
+    """Why a check recorded nothing: the answer cell failed, the check cell failed, or the run stopped."""
+    cells = {_grade_id(c): c for c in executed["cells"]}
+    name = EXERCISES[exercise]
+    answer_error = _error_of(cells.get(exercise, {}))
+    check_error = _error_of(cells.get(f"check_{exercise}", {}))
+    if answer_error:
+        why = f"your {name} cell raised {answer_error}"
+    elif check_error:
+        why = f"the check could not run: {raised(check_error).removeprefix('your code raised ')}"
+    else:
+        why = run.message or "the check did not run"
+    return Outcome(exercise, "fail", f"{name}: {why}")
+
+
+def self_check(path: Path, lesson_path: Path | None = None,
+               limits: Limits = Limits(wall_s=180, cell_s=60)) -> SelfCheck:
+    """Run the visible checks on the notebook at path, against the released lesson."""
     submission = read_submission(Path(path).read_text(encoding="utf-8"))
-    lesson = nbformat.read(lesson_path, as_version=4) if lesson_path.exists() else submission
+    lesson = nbformat.read(lesson_path or released_lesson(), as_version=4)
     nb = check_notebook(submission, lesson)
     with tempfile.TemporaryDirectory(prefix="autograde-check-") as work:
         # The student's own machine: nothing to hide, but the packages must stay visible even when
@@ -45,19 +129,6 @@ def self_check(path: Path, lesson_path: Path = LESSON, limits: Limits = Limits(w
         run = run_notebook(nb, Path(work), limits=limits, env={"PYTHONPATH": python_path},
                            expose=[reference.REPO_ROOT, Path(sys.prefix)])
     executed = run.notebook
-    outcomes = {}
-    for i, cell in enumerate(executed["cells"]):
-        gid = _grade_id(cell) or ""
-        if not gid.startswith("check_"):
-            continue
-        exercise = gid[len("check_"):]
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors:
-            outcomes[exercise] = (False, f"{errors[0].get('ename')}: {errors[0].get('evalue')}")
-        elif i in run.cell_errors:
-            outcomes[exercise] = (False, run.cell_errors[i])
-        elif cell.get("execution_count") is None:
-            outcomes[exercise] = (False, run.message or "this check did not run")
-        else:
-            outcomes[exercise] = (True, "")
-    return {e: outcomes.get(e, (False, "no visible check cell found for this exercise")) for e in EXERCISES}
+    reported = _reported(executed)
+    outcomes = {e: reported.get(e) or _unreported(e, executed, run) for e in EXERCISES}
+    return SelfCheck(outcomes, written_answers(prepare(submission, lesson), lesson))

@@ -1,18 +1,46 @@
 """The visible checks students run in the lesson: public inputs, expected results fixed at release.
 
-`autograde release` writes visible_expected.json from the solution versions (and the catalogued
-mistakes, so a check can name a mistake too). Nothing here reads the solutions.
+`autograde release` writes visible_expected.json from the solution versions and the catalogued
+mistakes, the mistakes of each exercise's parent classes included, so a check can name a mistake
+and say which class's method it comes from. Nothing here reads the solutions.
+
+A failing check raises CheckFailed, whose traceback IPython hides: the student sees the message
+only, in red, and "Run All" stops there (later cells would train with the broken class).
 """
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from . import cases
-from .compare import agrees, case_differences, difference
+from .compare import agrees
+from .wording import describe
 
 EXPECTED_PATH = Path(__file__).with_name("visible_expected.json")
+RESULTS_MARK = "autograde-visible-results:"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One exercise's visible check. status: "pass"; "fail"; or "inherited" (the class's own code
+    agrees, the difference comes from a method it inherits from an earlier exercise: grading judges
+    it over the solution's parents, so it keeps its points there)."""
+    exercise: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status != "fail"
+
+
+class CheckFailed(AssertionError):
+    """A visible check found a difference. IPython shows `_render_traceback_` instead of a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[1;31m✗ {self}\x1b[0m"]
 
 
 @lru_cache(maxsize=1)
@@ -20,27 +48,65 @@ def expected() -> dict:
     return json.loads(EXPECTED_PATH.read_text())
 
 
-def outcome(exercise: str, cls) -> tuple[bool, str]:
-    """(passed, message) for one exercise on the public inputs."""
+_EXERCISE_OF = {name: exercise for exercise, name in cases.EXERCISES.items()}
+_results: dict[str, Outcome] = {}
+
+
+def _owner(cls, method: str):
+    """The class in cls's MRO whose own code defines `method` (None when none does)."""
+    return next((k for k in getattr(cls, "__mro__", ()) if method in vars(k)), None)
+
+
+def _inherited(exercise: str, cls, named: dict) -> Outcome | None:
+    """The data match a parent exercise's mistake, in a method this class does not override."""
+    if named.get("exercise", exercise) == exercise or not named.get("method"):
+        return None
+    owner = _owner(cls, named["method"])
+    if owner is None or owner is cls or owner.__name__ != named.get("cls"):
+        return None
+    name, parent = cases.EXERCISES[exercise], owner.__name__
+    return Outcome(exercise, "inherited",
+                   f"{name}'s own code agrees, but the difference comes from {parent}.{named['method']}, which "
+                   f"{name} inherits ({named['name']}): fix {parent} first.")
+
+
+def _failing_parent(exercise: str, cls) -> str:
+    """A note when a parent exercise's class fails its own check: the difference may come from there."""
+    for base in getattr(cls, "__mro__", ())[1:]:
+        parent = _EXERCISE_OF.get(base.__name__)
+        if parent and parent != exercise and parent in expected():
+            if not agrees(cases.public_data(parent, base), expected()[parent]["expected"]):
+                return (f" {base.__name__} fails its own check too, and {cases.EXERCISES[exercise]} inherits from it: "
+                        f"fix {base.__name__} first, the difference may come from there.")
+    return ""
+
+
+def outcome(exercise: str, cls) -> Outcome:
+    """This exercise's class on the public inputs."""
     want = expected()[exercise]
+    name = cases.EXERCISES[exercise]
     got = cases.public_data(exercise, cls)
     if agrees(got, want["expected"]):
         n = len(want["expected"]["cases"]) if "cases" in want["expected"] else len(want["expected"])
-        return True, f"{exercise}: all {n} public checks pass."
+        return Outcome(exercise, "pass", f"{name}: all {n} public checks pass.")
     named = next((w for w in want["mistakes"] if agrees(got, w["data"])), None)
+    inherited = named and _inherited(exercise, cls, named)
+    if inherited:
+        return inherited
     hint = f"Looks like: {named['name']}. {named['hint']} " if named else ""
-    if isinstance(got, dict) and "error" in got:
-        what = f"your code raised {got['error']}"
-    elif "cases" in want["expected"]:
-        what = next(f"in case '{k}': {v}" for k, v in case_differences(got, want["expected"]).items() if v)
-    else:
-        what = difference(got, want["expected"])
-    return False, f"{exercise}: {hint}{what}."
+    note = "" if named else _failing_parent(exercise, cls)
+    return Outcome(exercise, "fail", f"{name}: {hint}{describe(got, want['expected'])}.{note}")
 
 
 def check(exercise: str, *classes) -> None:
-    """Raise AssertionError with a helpful message unless the class passes the public checks."""
-    passed, message = outcome(exercise, classes[0])
-    if not passed:
-        raise AssertionError(message)
-    print("✓ " + message)
+    """Print a ✓ line, or raise CheckFailed with what differs (shown without a traceback)."""
+    result = outcome(exercise, classes[0])
+    _results[exercise] = result
+    if result.status == "fail":
+        raise CheckFailed(result.message)
+    print(("✓ " if result.status == "pass" else "⚠ ") + result.message)
+
+
+def print_results() -> None:
+    """One line for `autograde check`, which runs the check cells in a kernel and reads it back."""
+    print(RESULTS_MARK + json.dumps({e: asdict(o) for e, o in _results.items()}))
