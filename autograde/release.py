@@ -14,8 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import cases, mistakes, reference
-from .compare import agrees
+from . import cases, reference
 from .visible import EXPECTED_PATH
 
 LESSONS_DIR = reference.REPO_ROOT / "lessons"
@@ -59,22 +58,27 @@ def generate_lesson(release_dir: Path | None = LESSONS_DIR, assignment: str = re
 
 
 def visible_expected() -> dict:
-    """Per exercise: the solution's results on the public inputs, and each mistake's that differ."""
+    """Per exercise: the solution's results on the public inputs, and those of each mistake (its own or
+    a parent class's) that differ, with the class and method the mistake lives in."""
+    from .visible_build import shown_mistakes
     sol = reference.solution_classes()
     out = {}
     for exercise, cname in cases.EXERCISES.items():
         want = cases.public_data(exercise, sol[cname])
-        shown = []
-        for m in mistakes.affecting(exercise, [cname]):
-            data = cases.public_data(exercise, mistakes.variant_classes(m.key)[cname])
-            if not agrees(data, want):
-                shown.append({"key": m.key, "name": m.name, "hint": m.hint, "data": data})
-        out[exercise] = {"expected": want, "mistakes": shown}
+        out[exercise] = {"expected": want, "mistakes": shown_mistakes(exercise, cname, want)}
     return out
 
 
 def write_visible_expected(path: Path = EXPECTED_PATH) -> Path:
-    path.write_text(json.dumps(visible_expected(), indent=1, sort_keys=True) + "\n")
+    """Rewrite the file only when the numbers moved beyond the checks' tolerances (repeatable release)."""
+    from .visible_build import same_within_tolerance
+    new = visible_expected()
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = None
+    if not same_within_tolerance(old, new):
+        path.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
     return path
 
 
