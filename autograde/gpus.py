@@ -15,6 +15,7 @@ a task gets `Slot(WORKER)` and `kernel_env` resolves it to that worker's GPU.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -141,6 +142,26 @@ def plan(gpus_spec: str | None = None, per_gpu: int | None = None, jobs: int | N
                      f"(--per-gpu K lets K submissions share a GPU)")
         jobs = len(slots)
     return Plan(gpus, per_gpu, jobs or len(slots), slots, notes)
+
+
+def for_grading(gpus_spec: str | None, per_gpu: int | None, jobs: int | None, scheduler: str | None,
+                say: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> Plan:
+    """`autograde grade`'s plan from its options, said in one line; this process pinned to match.
+    On a Dask cluster the workers own the GPUs: each task uses its worker's (see README, lab admins)."""
+    try:
+        if scheduler:
+            share = memory_fraction(per_gpu or 1)
+            chosen = Plan([], per_gpu or 1, jobs or 1, [Slot(WORKER, share)])
+            say(f"on the Dask cluster each submission uses its worker's GPU (one worker per GPU: dask-cuda), "
+                f"its kernel capped at {share:.0%} of that GPU's memory")
+            return chosen
+        chosen = plan(gpus_spec, per_gpu, jobs)
+    except GpuChoiceError as e:
+        raise SystemExit(str(e)) from None
+    pin_this_process(chosen.gpus)
+    for line in [*chosen.notes, chosen.describe()]:
+        say(line)
+    return chosen
 
 
 # --------------------------------------------------------------------------- assignment

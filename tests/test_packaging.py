@@ -30,8 +30,55 @@ def conda_deps() -> set:
 
 
 def test_environment_yml_names_every_runtime_dependency():
-    missing = {CONDA_NAMES.get(n, n) for n in pip_runtime_deps()} - conda_deps()
+    conda = conda_deps()
+    missing = {n for n in pip_runtime_deps() if n not in conda and CONDA_NAMES.get(n) not in conda}
     assert not missing, f"environment.yml lacks {sorted(missing)}"
+
+
+def _pins(requirements) -> dict:
+    """name -> exact version, for pinned requirements (pip's ==, conda's =)."""
+    found = {}
+    for r in requirements:
+        m = re.match(r"^([A-Za-z0-9_.\-]+)\s*==?\s*([0-9][^=\s,*]*)", r)
+        if m:
+            found[CONDA_NAMES_BACK.get(m.group(1).lower(), m.group(1).lower())] = m.group(2)
+    return found
+
+
+CONDA_NAMES_BACK = {v: k for k, v in CONDA_NAMES.items()}
+
+
+def makefile_torch_pins() -> dict:
+    line = next(ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("TORCH"))
+    return _pins(line.split("=", 1)[1].split())
+
+
+def environment_yml_pins() -> dict:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    flat = [p for d in env["dependencies"] for p in (d.get("pip", []) if isinstance(d, dict) else [d])]
+    return _pins(flat)
+
+
+def test_conda_and_pip_install_the_same_torch_and_torchvision():
+    pip_side = makefile_torch_pins()
+    assert set(pip_side) == {"torch", "torchvision"}
+    assert {k: environment_yml_pins().get(k) for k in pip_side} == pip_side
+
+
+def test_environment_yml_does_not_use_the_retired_pytorch_channel():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    names = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    assert "pytorch" not in env["channels"] and "nvidia" not in env["channels"]
+    assert "pytorch-cuda" not in names
+    if "pytorch" in names:  # conda-forge's CUDA build: its CUDA must be pinned
+        assert "cuda-version" in names
+
+
+def test_the_doctor_reads_environment_yml_as_this_test_does():
+    from autograde.doctor import env_yml_requirements
+    wanted = env_yml_requirements()
+    assert {k: wanted[k] for k in ("torch", "torchvision")} == {k: f"=={v}" for k, v in makefile_torch_pins().items()}
+    assert wanted["nbgrader"] == ">=0.9,<0.10"
 
 
 def test_environment_yml_installs_this_repository():
