@@ -251,3 +251,68 @@ def test_on_a_gpu_the_memory_cap_stops_a_kernel_at_its_share():
             "    print('stopped')\n")
     out = _in_kernel_env(Slot("0", 0.45), code)
     assert out.stdout.split() == ["0.45", "stopped"], out.stderr
+
+
+@needs_gpu
+def test_on_a_gpu_grading_with_gpus_none_keeps_the_graders_own_runs_on_the_cpu():
+    code = ("from autograde import gpus; gpus.for_grading('none', None, None, None, say=lambda line: None)\n"
+            "from miniai.conv import def_device; print(def_device)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["cpu"], out.stderr
+
+
+# --------------------------------------------------------------------------- repeatable verdicts
+
+def test_the_hidden_short_run_is_deterministic_and_leaves_torchs_setting_as_it_was():
+    from autograde import cases
+    from miniai.learner import Callback
+    seen = []
+
+    class Flag(Callback):
+        def before_fit(self, learn):
+            seen.append(torch.are_deterministic_algorithms_enabled())
+
+    first = cases.short_run(torch.optim.SGD, 0.1, extra_cbs=[Flag()], epochs=1)
+    second = cases.short_run(torch.optim.SGD, 0.1, epochs=1)
+    assert seen == [True]
+    assert torch.are_deterministic_algorithms_enabled() is False
+    assert first["losses"] == second["losses"] and first["accuracy"] == second["accuracy"]
+
+
+# --------------------------------------------------------------------------- through the real grader
+
+OOM_ADAM = "\nraise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')\n"
+SHOW_ENV = ("import os\nprint('GPU env:', repr(os.environ.get('CUDA_VISIBLE_DEVICES')), "
+            "os.environ.get('PYTORCH_CUDA_ALLOC_CONF'), os.environ.get('CUBLAS_WORKSPACE_CONFIG'))")
+
+
+@pytest.fixture(scope="module")
+def graded_on_a_fake_gpu(tmp_path_factory):
+    """One real submission graded in the sandbox on slot GPU "3" (no such GPU here: the kernel runs on the
+    CPU), whose Adam cell runs out of GPU memory."""
+    import nbformat
+    from autograde import reference
+    from autograde.grade import grade_submission, load_course
+    from corpus import notebook_with
+    lesson = nbformat.read(reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
+    sol = reference.solution_sources()
+    nb = notebook_with(lesson, {**sol, "adam": sol["adam"] + OOM_ADAM}, extra_cells=[(2, SHOW_ENV)])
+    old = os.environ.get("AUTOGRADE_CACHE")
+    os.environ["AUTOGRADE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        return grade_submission(load_course(), "oom", nbformat.writes(nbformat.from_dict(nb)), Slot("3", 0.45))
+    finally:
+        os.environ.pop("AUTOGRADE_CACHE") if old is None else os.environ.__setitem__("AUTOGRADE_CACHE", old)
+
+
+def test_the_graded_kernel_sees_only_its_slots_gpu_with_the_memory_cap(graded_on_a_fake_gpu):
+    outputs = [o.get("text", "") for c in graded_on_a_fake_gpu["executed"]["cells"] for o in c.get("outputs", [])]
+    assert "GPU env: '3' per_process_memory_fraction:0.45 :4096:8\n" in outputs
+
+
+def test_running_out_of_gpu_memory_costs_only_that_exercises_tests_and_says_why(graded_on_a_fake_gpu):
+    cells = {c["grade_id"]: c for c in graded_on_a_fake_gpu["cells"] if c["auto"]}
+    lost = {g for g, c in cells.items() if c["score"] < c["max_score"]}
+    assert lost == {g for g in cells if g.startswith("test_adam")}
+    for g in lost:
+        assert "ran out of GPU memory" in cells[g]["message"] and "at most 45% of it" in cells[g]["message"]
