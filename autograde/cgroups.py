@@ -63,6 +63,15 @@ def _v2_dir() -> Path | None:
     return parent if {"pids", "cpu"} <= set(enabled) else None
 
 
+def group_parents() -> list[Path]:
+    """The folders our groups are made in (for sweeping the leftovers of killed runs)."""
+    v1 = _v1_dirs()
+    if v1 is not None:
+        return sorted(set(v1.values()))
+    v2 = _v2_dir()
+    return [v2] if v2 is not None else []
+
+
 @functools.lru_cache(maxsize=None)
 def _warn_once(reason: str) -> None:
     log.warning("no per-submission cgroup (%s): a submission's process count and CPU use are not "
@@ -77,7 +86,7 @@ class SubmissionCgroup:
 
     @classmethod
     def create(cls, processes: int, cpus: float | None) -> "SubmissionCgroup | None":
-        name = f"autograde-{uuid.uuid4().hex[:12]}"
+        name = f"autograde-{os.getpid()}-{uuid.uuid4().hex[:12]}"  # the pid: see sandbox_sweep
         made: list[Path] = []
         try:
             v1 = _v1_dirs()

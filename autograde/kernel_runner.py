@@ -1,19 +1,26 @@
 """Execute one notebook with nbclient; meant to run *inside* the sandbox.
 
-    python kernel_runner.py IN.ipynb OUT.ipynb --cell-timeout S --output-chars N
+    python kernel_runner.py --workdir W [--user UID:GID] [--disk-check] ... < notebook.json
 
-The runner is the only thing between an untrusted kernel and the grader, so it
-is small, imports nothing from the course, and leaves evidence behind at every
-step: OUT.ipynb and a JSON status file beside it (see `status_path`) are
-rewritten after every cell, atomically, so that a run killed from outside
-(wall-clock limit) still leaves the partial notebook and per-cell timings.
+The runner is the only thing between an untrusted kernel and the grader, so it is small and
+imports nothing from the course. It writes nothing the grader reads into a folder the kernel
+can write: everything goes to the parent as JSON lines on the runner's own stdout (see
+`Events`), streamed as it happens so that a run killed from outside (wall-clock limit) still
+leaves its evidence. The kernel gets neither that pipe (its stdout/stderr are /dev/null) nor
+a way to open it through /proc (the runner is made non-dumpable, and runs as another user
+than the kernel's files when started as root). Events:
 
-The status file holds: status ('running' | 'ok' | 'dead' | 'stuck' | 'error'),
-running (index of the cell being executed, or null), running_since (epoch
-seconds), died_at (the cell where the kernel died or got stuck), error (text
-when status is 'error'), cell_errors and cell_seconds (cell index as a string
--> text / seconds). 'stuck' means a cell ran past its timeout and ignored the
-interrupt, so the run stopped there instead of queueing cells behind it.
+    {"event": "cell_start", "cell": i}
+    {"event": "cell", "cell": i, "data": CELL, "seconds": s, "error": TEXT|null, "timed_out": bool,
+     "full": [folders the cell left full], "final": bool}  (final false: partial outputs of a long cell)
+    {"event": "probe", "name": TEST_ID, "data": BASE64}   (a probe file the kernel wrote, read safely)
+    {"event": "crash", "cell": i}     (the kernel died in cell i; the notebook runs again without it)
+    {"event": "metadata", "data": NB_METADATA}
+    {"event": "end", "status": "ok"|"stuck"|"error", "cell": i|null, "error": TEXT|null}
+
+'stuck' means a cell ran past its timeout and ignored the interrupt, so the run stopped there
+instead of queueing cells behind it. A kernel that dies in a cell costs only that cell: the
+runner starts a fresh kernel and runs the notebook again without the cells that crashed.
 """
 from __future__ import annotations
 
@@ -30,7 +37,13 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 import argparse
 import atexit
+import base64
+import ctypes
 import json
+import re
+import stat
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -41,24 +54,89 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 TIMEOUT_ENAME = "CellTimeoutError"
-SAVE_EVERY_S = 2.0  # how often a long-running cell's partial outputs are flushed to OUT
+SAVE_EVERY_S = 2.0  # how often a long-running cell's partial outputs and new probe files are sent
+PROBE_NAME = re.compile(r"[a-z0-9_]{1,100}\.json")
+PROBE_BYTES = 20 * 2**20  # a probe file is a few kB; anything bigger is not ours
+PROBE_SCAN_ENTRIES = 1000  # a probe folder stuffed with files is not read past this many entries
+CELL_BYTES = 8 * 2**20  # one cell's outputs beyond this are dropped (with a note) before sending
+FULL_FREE_BYTES = 2**20  # a capped folder with less free space than this counts as full
+CRASH_NOTE = ("\n[autograde: the kernel died in this cell; it was restarted and the notebook "
+              "ran again without this cell]\n")
 
 
 class StuckKernel(Exception):
     """A timed-out cell ignored the interrupt; every later cell would just queue behind it."""
 
 
-def status_path(out_path: Path | str) -> Path:
-    """Where the runner writes its JSON status for a given OUT notebook."""
-    out_path = Path(out_path)
-    return out_path.with_name(out_path.name + ".status.json")
+class Events:
+    """JSON lines to the parent on a private copy of stdout; fd 1 itself then points at stderr,
+    so a stray print in a library cannot corrupt the stream."""
+
+    def __init__(self) -> None:
+        self._out = os.fdopen(os.dup(1), "wb")  # os.dup: not inherited by the kernel
+        os.dup2(2, 1)
+        self._lock = threading.Lock()
+
+    def send(self, **event) -> None:
+        line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
+        with self._lock:
+            self._out.write(line)
+            self._out.flush()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via rename so a reader (or a SIGKILL) never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _read_regular(dir_fd: int, name: str) -> tuple[bytes, tuple] | None:
+    """A regular file's bytes, never following a link or blocking on a FIFO; None if not one."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > PROBE_BYTES:
+            return None
+        data = os.read(fd, PROBE_BYTES + 1)
+        return (data, (st.st_ino, st.st_size, st.st_mtime_ns)) if len(data) <= PROBE_BYTES else None
+    finally:
+        os.close(fd)
+
+
+class Probes:
+    """Sends each probe file the kernel wrote (`probe/<test_id>.json`) once per version."""
+
+    def __init__(self, folder: Path, events: Events):
+        self.folder, self.events = folder, events
+        self._seen: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def scan(self) -> None:
+        with self._lock:
+            try:
+                dir_fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                return
+            try:
+                with os.scandir(dir_fd) as entries:
+                    names = [e.name for _, e in zip(range(PROBE_SCAN_ENTRIES), entries)]
+                for name in sorted(n for n in names if PROBE_NAME.fullmatch(n)):
+                    found = _read_regular(dir_fd, name)
+                    if found is None or self._seen.get(name) == found[1]:
+                        continue
+                    self._seen[name] = found[1]
+                    self.events.send(event="probe", name=name[:-5], data=base64.b64encode(found[0]).decode())
+            finally:
+                os.close(dir_fd)
+
+
+def _full_folders(folders: dict[str, Path]) -> list[str]:
+    full = []
+    for label, path in folders.items():
+        try:
+            st = os.statvfs(path)
+        except OSError:
+            continue
+        if st.f_bavail * st.f_frsize < FULL_FREE_BYTES:
+            full.append(label)
+    return full
 
 
 class _ThisPythonOnly(KernelSpecManager):
@@ -82,15 +160,16 @@ class _KernelManager(AsyncKernelManager):
 
 
 class _Client(NotebookClient):
-    """NotebookClient that clips text outputs as they arrive and records what happened."""
+    """NotebookClient that clips text outputs as they arrive, skips the cells that crashed an
+    earlier kernel, and reports every cell to the parent."""
 
-    def __init__(self, nb, *, cell_timeout: float, output_chars: int, out_path: Path, run_state: dict,
-                 **kw):
+    def __init__(self, nb, *, cell_timeout: float, output_chars: int, events: Events, probes: Probes,
+                 skip: set, capped: dict, **kw):
         super().__init__(nb, **kw)
         self.cell_timeout = cell_timeout
         self.output_chars = output_chars
-        self.out_path = out_path
-        self.run_state = run_state
+        self.events, self.probes, self.skip, self.capped = events, probes, skip, capped
+        self.running: int | None = None
         self.on_cell_error = self._on_cell_error
         self._used: dict[int, int] = {}  # cell index -> text characters kept so far
         self._clipped: set[int] = set()  # cells whose truncation note is already shown
@@ -98,40 +177,42 @@ class _Client(NotebookClient):
         self._idle: set[int] = set()  # cells whose execution the kernel reported finished
         self._last_save = time.monotonic()
 
-    # ---- saving -------------------------------------------------------
-    def save(self) -> None:
-        # Plain JSON: nbformat.writes validates on every call (~25 ms for a 100-cell lesson).
-        _atomic_write(self.out_path, json.dumps(self.nb))
-        self.save_status()
+    def send_cell(self, index: int, final: bool, seconds: float | None = None, error: str | None = None) -> None:
+        cell = self.nb.cells[index]
+        if len(json.dumps(cell.get("outputs", []))) > CELL_BYTES:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=(
+                f"[autograde: this cell's outputs were larger than {CELL_BYTES // 2**20} MB and were dropped]\n"))]
+        self.events.send(event="cell", cell=index, data=cell, seconds=seconds, error=error,
+                         timed_out=index in self._timed_out, final=final,
+                         full=_full_folders(self.capped) if final else [])
         self._last_save = time.monotonic()
-
-    def save_status(self) -> None:
-        _atomic_write(status_path(self.out_path), json.dumps(self.run_state))
 
     # ---- per cell ---------------------------------------------------------
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         runs = cell.cell_type == "code" and cell.source.strip() and (
             self.skip_cells_with_tag not in cell.metadata.get("tags", [])
         )
+        if cell_index in self.skip:
+            return cell  # crashed an earlier kernel: keeps that attempt's outputs and note
         if not runs:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        self.run_state.update(running=cell_index, running_since=time.time())
-        self.save_status()
-        start = time.monotonic()
+        self.running = cell_index
+        self.events.send(event="cell_start", cell=cell_index)
+        start, died = time.monotonic(), False
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
             if cell_index in self._timed_out and cell_index not in self._idle:
                 raise StuckKernel(cell_index)
+            self.running = None
             return cell
+        except DeadKernelError:
+            died = True
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=CRASH_NOTE))
+            raise
         finally:
-            key = str(cell_index)
-            self.run_state["cell_seconds"][key] = round(time.monotonic() - start, 3)
-            error = self._error_text(cell, cell_index)
-            if error:
-                self.run_state["cell_errors"][key] = error
-            if cell_index in self._timed_out:
-                self.run_state["timed_out_cells"].append(cell_index)
-            self.save()
+            error = "the kernel died" if died else self._error_text(cell, cell_index)
+            self.send_cell(cell_index, True, round(time.monotonic() - start, 3), error)
+            self.probes.scan()
 
     def _on_cell_error(self, cell, cell_index, execute_reply) -> None:
         """Our synthetic timeout reply has no visible output; give the cell one."""
@@ -161,7 +242,7 @@ class _Client(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
     def output(self, outs, msg, display_id, cell_index):
-        """Clip text before it is stored, so a print loop cannot grow memory or OUT."""
+        """Clip text before it is stored, so a print loop cannot grow memory or the stream."""
         keep, cut = self._clip(msg, cell_index)
         out = super().output(outs, msg, display_id, cell_index) if keep else None
         if cut and cell_index not in self._clipped:
@@ -170,7 +251,7 @@ class _Client(NotebookClient):
                 f"\n[autograde: output truncated - this cell printed more than "
                 f"{self.output_chars:,} characters; the rest was dropped]\n")))
         if time.monotonic() - self._last_save > SAVE_EVERY_S:
-            self.save()
+            self.send_cell(cell_index, False)
         return out
 
     def _clip(self, msg, cell_index) -> tuple[bool, bool]:
@@ -207,55 +288,96 @@ class _Client(NotebookClient):
         return True, False
 
 
-def run(in_path: Path, out_path: Path, cell_timeout: float, output_chars: int,
-        interrupt_grace: int = 10) -> str:
-    """Execute IN into OUT; return the final status. Never raises for notebook problems.
+def _ticker(probes: Probes, stop: threading.Event) -> None:
+    """Probe files written by a cell that then runs into the wall limit still reach the parent."""
+    while not stop.wait(SAVE_EVERY_S):
+        probes.scan()
 
-    `interrupt_grace`: seconds a timed-out cell gets to stop after the interrupt."""
-    state = {"status": "running", "running": None, "running_since": None, "died_at": None,
-             "error": None, "cell_errors": {}, "cell_seconds": {}, "timed_out_cells": []}
-    _atomic_write(status_path(out_path), json.dumps(state))
-    client = None
-    try:
+
+def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: int,
+        interrupt_grace: int = 10, capped: dict | None = None) -> str:
+    """Execute `nb` with cwd `workdir`, restarting the kernel without each cell that kills it.
+    Returns the final status. Never raises for notebook problems."""
+    probes, skip = Probes(workdir / "probe", events), set()
+    stop = threading.Event()
+    threading.Thread(target=_ticker, args=(probes, stop), daemon=True).start()
+    end = {"status": "ok", "cell": None, "error": None}
+    while True:
         client = _Client(
-            nbformat.read(in_path, as_version=4), cell_timeout=cell_timeout,
-            output_chars=output_chars, out_path=out_path, run_state=state,
+            nb, cell_timeout=cell_timeout, output_chars=output_chars, events=events, probes=probes,
+            skip=skip, capped=capped or {},
             timeout_func=lambda cell: cell_timeout, interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "autograde_timeout": True, "traceback": [],
                               "evalue": f"cell timed out after {cell_timeout:g} s and was interrupted"},
             iopub_timeout=interrupt_grace, allow_errors=True, record_timing=True,
             shutdown_kernel="immediate",
-            kernel_manager_class=_KernelManager, resources={"metadata": {"path": os.getcwd()}},
+            kernel_manager_class=_KernelManager, resources={"metadata": {"path": str(workdir)}},
         )
-        client.execute()
-        state["status"] = "ok"
-    except DeadKernelError:
-        state.update(status="dead", died_at=state["running"])
-    except StuckKernel as exc:
-        state.update(status="stuck", died_at=exc.args[0])
-    except Exception as exc:  # unreadable notebook, kernel failed to start, nbclient failure
-        where = "while starting the kernel" if state["running"] is None else f"at cell {state['running']}"
-        state.update(status="error", error=f"{type(exc).__name__} {where}: {exc}"[:2000])
-    finally:
-        state["running"] = None
-        if client is not None:
+        try:
+            client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except DeadKernelError as exc:
+            if client.running is None or client.running in skip:  # not a cell's doing: nothing to skip
+                end.update(status="error", error=f"the kernel died outside any cell: {exc}"[:2000])
+                break
+            skip.add(client.running)
+            events.send(event="crash", cell=client.running)
+            continue
+        except StuckKernel as exc:
+            end.update(status="stuck", cell=exc.args[0])
+        except Exception as exc:  # kernel failed to start, nbclient failure
+            where = "while starting the kernel" if client.running is None else f"at cell {client.running}"
+            end.update(status="error", cell=client.running, error=f"{type(exc).__name__} {where}: {exc}"[:2000])
+        finally:
             atexit.unregister(client._cleanup_kernel)  # nbclient leaves it behind on some failures
-            client.save()
-        else:
-            _atomic_write(status_path(out_path), json.dumps(state))
-    return state["status"]
+            events.send(event="metadata", data=client.nb.metadata)
+        break
+    stop.set()
+    probes.scan()
+    events.send(event="end", **end)
+    return end["status"]
+
+
+def _become(user: str, workdir: Path) -> None:
+    """Started as root inside the sandbox: hand the workdir to `uid:gid` and become that user
+    for good (no capabilities left), before anything of the student's runs."""
+    uid, gid = (int(x) for x in user.split(":"))
+    os.chown(workdir, uid, gid)
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def _not_dumpable() -> None:
+    """The kernel, same user, must not open /proc/<runner>/fd/* (our stdout) or ptrace us."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("input", type=Path)
-    ap.add_argument("output", type=Path)
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--user", help="uid:gid to run as (needs CAP_SETUID, CAP_SETGID and CAP_CHOWN)")
+    ap.add_argument("--disk-check", action="store_true", help="report cells that fill the capped folders")
     ap.add_argument("--cell-timeout", type=float, default=60.0)
     ap.add_argument("--output-chars", type=int, default=20_000)
     ap.add_argument("--interrupt-grace", type=int, default=10)
     args = ap.parse_args(argv)
-    status = run(args.input, args.output, args.cell_timeout, args.output_chars, args.interrupt_grace)
-    return 0 if status in ("ok", "dead") else 1
+    if args.user:
+        _become(args.user, args.workdir)
+    _not_dumpable()
+    (args.workdir / "probe").mkdir(exist_ok=True)
+    events = Events()
+    try:
+        nb = nbformat.reads(sys.stdin.read(), as_version=4)
+    except Exception as exc:
+        events.send(event="end", status="error", cell=None, error=f"unreadable notebook: {exc}"[:2000])
+        return 1
+    capped = {"working folder": args.workdir, "/tmp": Path("/tmp"), "/dev/shm": Path("/dev/shm")}
+    status = run(nb, args.workdir, events, args.cell_timeout, args.output_chars, args.interrupt_grace,
+                 capped if args.disk_check else None)
+    return 0 if status == "ok" else 1
 
 
 if __name__ == "__main__":

@@ -1,25 +1,24 @@
 """Run one untrusted student notebook in bounded time and isolation.
 
-The whole execution (nbclient *and* the kernel, see `kernel_runner`) runs inside
-bubblewrap: the host file system is read-only, only the submission's `workdir`
-(plus a private /tmp) is writable, `hide` directories are replaced by empty
-read-only tmpfs mounts, and there is no network, no view of host processes and
-no way to outlive the run (pid namespace + --die-with-parent). Memory is bounded
-by RLIMIT_AS, time by a per-cell timeout (interrupt, go on) and a wall limit
-(SIGKILL everything).
+The whole execution (nbclient *and* the kernel, see `kernel_runner`) runs inside bubblewrap, built
+by allowlist (sandbox_mounts.py): the kernel sees the system, Python, the exposed course modules and
+data, read-only, and writes only to size-capped private folders (its working folder, /tmp, /dev/shm).
+There is no network, no view of host processes and no way to outlive the run (pid namespace +
+--die-with-parent). When the grader runs as root, the runner drops to an unprivileged user
+(KERNEL_USER) before the kernel starts. Memory is bounded by RLIMIT_AS, time by a per-cell timeout
+(interrupt, go on) and a wall limit (SIGKILL everything); a kernel that dies in a cell is restarted
+without that cell (kernel_runner).
 
-Nothing here decides a grade: the caller reads the probe files the notebook's
-hidden test cells wrote into `workdir/probe`, and uses the RunResult to explain
-what happened.
+Nothing here decides a grade, and nothing the kernel can write is read on the host: the notebook
+goes to the runner on its stdin, and everything comes back as events on its stdout
+(sandbox_events.py), including the probe data the hidden test cells wrote (`RunResult.probes`).
 
-Without bwrap the same runner is used with rlimits, a new session and a private
-cwd/HOME, but *without* isolation; that is loudly warned about and reported as
-`RunResult.sandboxed = False`.
+Without bwrap the same runner is used with rlimits, a new session and a private cwd/HOME, but
+*without* isolation; that is loudly warned about and reported as `RunResult.sandboxed = False`.
 """
 from __future__ import annotations
 
 import functools
-import glob
 import json
 import logging
 import os
@@ -28,7 +27,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,34 +35,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import nbformat
-
-from autograde import kernel_runner
+from autograde import kernel_runner, sandbox_mounts, sandbox_sweep
 from autograde.cgroups import SubmissionCgroup
+from autograde.sandbox_events import RunnerReport, executed_notebook, read_events, summarize
 
 log = logging.getLogger(__name__)
 
 RUNNER = Path(kernel_runner.__file__).resolve()
+KERNEL_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
 SCRATCH_BYTES = 2 * 2**30  # size cap of the private /tmp and /dev/shm (RAM-backed, not under RLIMIT_AS)
 INTERRUPT_GRACE_S = 10  # a timed-out cell that has not stopped this long after the interrupt ends the run
-LOG_TAIL_BYTES = 8192  # how much of the runner's own stdout/stderr is kept for error messages
+LOG_TAIL_BYTES = 8192  # how much of the runner's own stderr is kept for error messages
 FALLBACK_WARNING = (
     "bubblewrap (bwrap) is not available or does not work here, so student notebooks run "
-    "WITHOUT isolation: they can use the network and read hidden paths (solutions, other "
-    "submissions). Time and memory limits still apply. To fix it install the Debian/Ubuntu "
-    "package `bubblewrap` (apt-get install bubblewrap) and make sure unprivileged user "
-    "namespaces are allowed, or run the grader as root."
+    "WITHOUT isolation: they can use the network, read any file the grader can (solutions, other "
+    "submissions) and write to the host's disk, as the grader's user. Time and memory limits still "
+    "apply. To fix it install the Debian/Ubuntu package `bubblewrap` (apt-get install bubblewrap) "
+    "and make sure unprivileged user namespaces are allowed, or run the grader as root."
 )
+ROOT_KERNEL_WARNING = (
+    "bubblewrap cannot keep the capabilities the runner needs to drop to an unprivileged user, so "
+    "student kernels run as root inside the sandbox (still with no network and only the allowlisted "
+    "paths, read-only). Use a bubblewrap that supports --cap-add (0.5 or newer)."
+)
+gpu_devices = sandbox_mounts.gpu_devices
 
 
 @dataclass
 class Limits:
-    wall_s: float = 300.0  # whole notebook, kernel start included
+    wall_s: float = 300.0  # whole notebook, kernel start and restarts included
     cell_s: float = 60.0  # per cell; on timeout the kernel is interrupted and the next cell runs
     memory_bytes: int = 8 * 2**30  # RLIMIT_AS for every process the submission starts
     output_chars: int = 20_000  # per cell; longer text outputs are cut with a note
     processes: int = 512  # tasks (processes and threads) in the submission's cgroup: stops fork bombs
     cpus: float | None = None  # CPU time cap in cores (cgroup quota); None: no cap
+    disk_bytes: int = 2**30  # size cap of the working folder (a tmpfs: RAM-backed)
 
 
 @dataclass
@@ -74,15 +79,33 @@ class RunResult:
 
     notebook: dict  # executed notebook, partial if it stopped early; outputs truncated
     status: str  # 'ok' | 'timeout' (wall limit, or a timed-out cell ignored the interrupt) | 'dead' | 'error'
-    message: str  # one sentence for feedback
+    message: str  # one sentence (or two) for feedback
     cell_errors: dict = field(default_factory=dict)  # index -> 'ename: evalue' / 'timed out after 60 s'
     cell_seconds: dict = field(default_factory=dict)  # index -> seconds
     timed_out_cells: list = field(default_factory=list)  # indices of cells stopped by the cell time limit
     seconds: float = 0.0  # total wall time
     sandboxed: bool = True  # False when bwrap was unavailable and we fell back
+    probes: dict = field(default_factory=dict)  # test id -> raw bytes of probe/<test id>.json, as the kernel wrote them
+    crashed_cells: list = field(default_factory=list)  # cells that killed the kernel; the rest ran after a restart
+    full_cells: dict = field(default_factory=dict)  # index -> capped folders ('working folder', '/tmp') it left full
 
 
 # --------------------------------------------------------------------------- bwrap
+
+
+def _bwrap_works(exe: str, extra: Sequence[str] = ()) -> bool:
+    try:
+        probe = subprocess.run(
+            [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
+             "--new-session", "--cap-drop", "ALL", *extra, "true"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("bwrap self-test could not run: %s", exc)
+        return False
+    if probe.returncode != 0:
+        log.warning("bwrap self-test failed: %s", probe.stderr.decode(errors="replace").strip())
+    return probe.returncode == 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,21 +114,19 @@ def _bwrap_path() -> str | None:
     (it can be installed yet refused by the kernel's user-namespace policy)."""
     exe = shutil.which("bwrap") or next(
         (p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap") if os.access(p, os.X_OK)), None)
-    if exe is None:
-        return None
-    try:
-        probe = subprocess.run(
-            [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
-             "--new-session", "--cap-drop", "ALL", "true"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("bwrap self-test could not run: %s", exc)
-        return None
-    if probe.returncode != 0:
-        log.warning("bwrap self-test failed: %s", probe.stderr.decode(errors="replace").strip())
-        return None
-    return exe
+    return exe if exe is not None and _bwrap_works(exe) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _drops_user() -> bool:
+    """True when the runner will become KERNEL_USER: the grader is root and bwrap keeps the caps for it."""
+    if os.geteuid() != 0:
+        return False  # the kernel runs as the grader's own (unprivileged) user
+    caps = [arg for cap in sandbox_mounts.KERNEL_CAPS for arg in ("--cap-add", cap)]
+    if _bwrap_works(_bwrap_path(), caps):
+        return True
+    log.warning(ROOT_KERNEL_WARNING)
+    return False
 
 
 @functools.lru_cache(maxsize=None)
@@ -118,46 +139,17 @@ def bwrap_available() -> bool:
     return _bwrap_path() is not None
 
 
-def gpu_devices() -> list[str]:
-    """NVIDIA device nodes of this machine (none on a CPU machine)."""
-    return sorted(glob.glob("/dev/nvidia*"))
+def _miniai_cache() -> Path:
+    """miniai's dataset cache folder, by miniai.datasets._cache_root's rule (not imported: it pulls torch)."""
+    if os.environ.get("MINIAI_CACHE"):
+        return Path(os.environ["MINIAI_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "miniai"
 
 
-def _bwrap_args(exe: str, workdir: Path, rundir: Path, hide: Sequence[Path],
-                expose: Sequence[Path]) -> list[str]:
-    """The bwrap command line (without the command to run).
-
-    Mounts are applied shallowest path first so the most specific rule wins:
-    a path exposed inside a hidden directory shows through, a directory hidden
-    inside an exposed one stays hidden, and workdir is writable wherever it lives."""
-    mounts: list[tuple[int, int, list[str]]] = [  # (depth, rank, args)
-        (1, 0, ["--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]),
-        (2, 0, ["--size", str(SCRATCH_BYTES), "--tmpfs", "/dev/shm"]),
-    ]
-    hidden_dirs = []
-    for path in hide:
-        path = Path(path).resolve()
-        if path.is_dir():
-            mounts.append((len(path.parts), 0, ["--size", str(2**20), "--tmpfs", str(path)]))
-            hidden_dirs.append(path)
-        elif path.exists():  # a single file: show an empty one instead
-            mounts.append((len(path.parts), 0, ["--ro-bind", "/dev/null", str(path)]))
-    for path in expose:
-        path = Path(path).resolve()
-        if path.exists():
-            mounts.append((len(path.parts), 1, ["--ro-bind", str(path), str(path)]))
-    for path in (workdir, rundir):
-        mounts.append((len(path.parts), 2, ["--bind", str(path), str(path)]))
-    mounts.sort(key=lambda m: (m[0], m[1]))
-    args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for _, _, mount in mounts:
-        args += mount
-    for device in gpu_devices():  # the fresh /dev has no GPU nodes: bind them so kernels can train on it
-        args += ["--dev-bind", device, device]
-    for path in hidden_dirs:  # read-only, so they cannot be used as scratch space either
-        args += ["--remount-ro", str(path)]
-    return args + ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
-                   "--new-session", "--cap-drop", "ALL", "--chdir", str(workdir)]
+def _needed() -> list[Path]:
+    """What every kernel needs whatever the caller exposes: the interpreter, the venv, the runner, data."""
+    return sorted({RUNNER, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
+                   Path(sys.base_exec_prefix), Path(sys.executable).resolve().parent, _miniai_cache()})
 
 
 # --------------------------------------------------------------------------- processes
@@ -172,7 +164,7 @@ def _child_setup(memory_bytes: int, cgroup: SubmissionCgroup | None) -> None:  #
 
 
 def _drain(pipe, keep: bytearray) -> None:
-    """Read the runner's stdout/stderr to the end, keeping only the tail (bounded memory)."""
+    """Read the runner's stderr to the end, keeping only the tail (bounded memory)."""
     for chunk in iter(lambda: pipe.read1(65536), b""):
         keep += chunk
         del keep[:-LOG_TAIL_BYTES]
@@ -238,83 +230,19 @@ def _kernel_env(workdir: Path, tmp: str, run_id: str, extra: dict | None) -> dic
     return env
 
 
-# --------------------------------------------------------------------------- results
-
-
-def _cell_label(nb: dict, index: int | None) -> str:
-    if index is None or not 0 <= index < len(nb.get("cells", [])):
-        return "a cell"
-    source = nb["cells"][index].get("source", "")
-    source = "".join(source) if isinstance(source, list) else source
-    line = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
-    if len(line) > 60:
-        line = line[:57] + "..."
-    return f"cell #{index + 1} (`{line}`)" if line else f"cell #{index + 1}"
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _read_notebook(path: Path, fallback: dict) -> dict:
-    try:
-        return nbformat.read(path, as_version=4)
-    except Exception:  # missing or unreadable: the run never got that far
-        return nbformat.from_dict(json.loads(json.dumps(fallback)))
-
-
-def _summarize(state: dict | None, nb: dict, timed_out: bool, limits: Limits,
-               log_tail: str) -> tuple[str, str, dict, dict]:
-    """(status, message, cell_errors, cell_seconds) from the runner's status file."""
-    state = state or {}
-    errors = {int(k): v for k, v in (state.get("cell_errors") or {}).items()}
-    seconds = {int(k): v for k, v in (state.get("cell_seconds") or {}).items()}
-    final = state.get("status")
-    running = state.get("running")
-    after = "; cells after it did not run."
-    if running is not None and final == "running":  # stopped from outside, mid-cell
-        if state.get("running_since"):
-            seconds[running] = round(time.time() - state["running_since"], 3)
-    if timed_out and final in (None, "running"):
-        if running is None:
-            return "timeout", (f"The notebook was stopped at the {limits.wall_s:g} s time limit "
-                               "before any cell ran."), errors, seconds
-        errors[running] = f"stopped by the {limits.wall_s:g} s time limit"
-        return "timeout", (f"The notebook was stopped at the {limits.wall_s:g} s time limit while "
-                           f"running {_cell_label(nb, running)}{after}"), errors, seconds
-    if final == "stuck":
-        label = _cell_label(nb, state.get("died_at"))
-        return "timeout", (f"{label[0].upper()}{label[1:]} ran past the "
-                           f"{limits.cell_s:g} s cell time limit and did not stop when interrupted"
-                           f"{after}"), errors, seconds
-    if final == "dead" or (final == "running" and running is not None):
-        where = state["died_at"] if state.get("died_at") is not None else running
-        if where is not None:
-            errors[where] = "the kernel died"
-        gib = limits.memory_bytes / 2**30
-        return "dead", (f"The kernel died while running {_cell_label(nb, where)} (a crash, an "
-                        f"exit, or running out of memory: the limit is {gib:g} GiB){after}"), errors, seconds
-    if final == "ok":
-        if not errors:
-            return "ok", f"All {len(seconds)} code cells ran without errors.", errors, seconds
-        first = min(errors)
-        return "ok", (f"The notebook ran to the end; {len(errors)} cell(s) had errors, the first "
-                      f"in {_cell_label(nb, first)}: {errors[first]}"), errors, seconds
-    reason = state.get("error") or (log_tail.strip().splitlines() or ["no output"])[-1]
-    return "error", f"The grader could not run the notebook: {reason}", errors, seconds
-
-
 # --------------------------------------------------------------------------- entry point
 
 
 def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dict | None = None,
                  hide: Sequence[Path] = (), expose: Sequence[Path] = ()) -> RunResult:
     """Execute `nb` with cwd/HOME `workdir`; always returns a RunResult, never raises
-    for anything the submission does."""
+    for anything the submission does.
+
+    `expose`: host paths the kernel may read (besides the system and Python); `hide`: folders
+    inside exposed ones that must look empty. Sandboxed, `workdir` is a fresh private tmpfs at
+    that path, and nothing the kernel writes there reaches the host."""
     start = time.monotonic()
+    sandbox_sweep.sweep_once()
     sandboxed = bwrap_available()
     try:
         return _run(nb, Path(workdir).resolve(), limits, env, hide, expose, sandboxed, start)
@@ -325,58 +253,73 @@ def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dic
                          seconds=round(time.monotonic() - start, 3), sandboxed=sandboxed)
 
 
-def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
-    (workdir / "probe").mkdir(parents=True, exist_ok=True)
-    run_id = uuid.uuid4().hex
-    rundir = Path(tempfile.mkdtemp(prefix="autograde-run-")).resolve()
+def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool) -> tuple[list[str], str]:
+    """(command line, the kernel's TMPDIR)."""
+    runner = [os.path.abspath(sys.executable), str(RUNNER), "--workdir", str(workdir),
+              "--cell-timeout", repr(float(limits.cell_s)), "--output-chars", str(int(limits.output_chars)),
+              "--interrupt-grace", str(int(INTERRUPT_GRACE_S))]
+    if not sandboxed:
+        warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=4)
+        _log_fallback_once()
+        (workdir / ".tmp").mkdir(parents=True, exist_ok=True)
+        return runner, str(workdir / ".tmp")
+    drop = _drops_user()
+    prefix = sandbox_mounts.bwrap_args(_bwrap_path(), workdir, expose=[*expose, *_needed()], hide=hide,
+                                       workdir_bytes=int(limits.disk_bytes), scratch_bytes=SCRATCH_BYTES,
+                                       drop_user=drop)
+    runner.append("--disk-check")
+    if drop:
+        runner += ["--user", "%d:%d" % KERNEL_USER]
+    return prefix + runner, "/tmp"
+
+
+def _feed_stdin(pipe, data: bytes) -> None:
     try:
-        in_nb, out_nb = rundir / "in.ipynb", rundir / "out.ipynb"
-        nbformat.write(nbformat.from_dict(nb), in_nb)
-        if sandboxed:
-            # The interpreter and the runner must stay reachable whatever is hidden.
-            needed = {RUNNER, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
-            prefix = _bwrap_args(_bwrap_path(), workdir, rundir, hide, [*expose, *sorted(needed)])
-            tmp = "/tmp"
-        else:
-            warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=3)
-            _log_fallback_once()
-            prefix, tmp = [], str(rundir / "tmp")
-            (rundir / "tmp").mkdir()
-        command = prefix + [os.path.abspath(sys.executable), str(RUNNER), str(in_nb), str(out_nb),
-                            "--cell-timeout", repr(float(limits.cell_s)),
-                            "--output-chars", str(int(limits.output_chars)),
-                            "--interrupt-grace", str(int(INTERRUPT_GRACE_S))]
-        cgroup = SubmissionCgroup.create(limits.processes, limits.cpus)
-        proc = subprocess.Popen(
-            command, cwd=workdir, env=_kernel_env(workdir, tmp, run_id, env),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=functools.partial(_child_setup, limits.memory_bytes, cgroup))
-        tail = bytearray()
-        drainer = threading.Thread(target=_drain, args=(proc.stdout, tail), daemon=True)
-        drainer.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=max(0.0, limits.wall_s - (time.monotonic() - start)))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            proc.wait()
-            _kill_leftovers(run_id)
-            if cgroup is not None:
-                cgroup.close()
-            drainer.join(timeout=5)
-        log_tail = tail.decode(errors="replace")
-        state = _read_json(kernel_runner.status_path(out_nb))
-        status, message, errors, seconds = _summarize(state, nb, timed_out, limits, log_tail)
-        if status == "error":
-            log.warning("runner failed (exit %s): %s", proc.returncode, log_tail[-2000:])
-        return RunResult(notebook=_read_notebook(out_nb, nb), status=status, message=message,
-                         cell_errors=errors, cell_seconds=seconds,
-                         timed_out_cells=sorted((state or {}).get("timed_out_cells") or []),
-                         seconds=round(time.monotonic() - start, 3), sandboxed=sandboxed)
+        pipe.write(data)
+        pipe.close()
+    except OSError:  # the runner died before reading it all: its stderr says why
+        pass
+
+
+def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
+    run_id = uuid.uuid4().hex
+    command, tmp = _command(workdir, limits, hide, expose, sandboxed)
+    if sandboxed:  # the grader's dataset cache, read-only inside (never written by a kernel)
+        env = {"MINIAI_CACHE": str(_miniai_cache()), **(env or {})}
+    cgroup = SubmissionCgroup.create(limits.processes, limits.cpus)
+    proc = subprocess.Popen(
+        command, cwd="/" if sandboxed else workdir, env=_kernel_env(workdir, tmp, run_id, env),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, preexec_fn=functools.partial(_child_setup, limits.memory_bytes, cgroup))
+    report, tail = RunnerReport(), bytearray()
+    threads = [threading.Thread(target=_feed_stdin, args=(proc.stdin, json.dumps(nb).encode()), daemon=True),
+               threading.Thread(target=read_events, args=(proc.stdout, report), daemon=True),
+               threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)]
+    for t in threads:
+        t.start()
+    wall_hit = False
+    try:
+        proc.wait(timeout=max(0.0, limits.wall_s - (time.monotonic() - start)))
+    except subprocess.TimeoutExpired:
+        wall_hit = True
     finally:
-        shutil.rmtree(rundir, ignore_errors=True)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+        _kill_leftovers(run_id)
+        if cgroup is not None:
+            cgroup.close()
+        for t in threads:
+            t.join(timeout=5)
+    log_tail = tail.decode(errors="replace")
+    status, message, errors, seconds = summarize(
+        report, nb, wall_hit=wall_hit, wall_s=limits.wall_s, cell_s=limits.cell_s,
+        memory_bytes=limits.memory_bytes, log_tail=log_tail)
+    if status == "error":
+        log.warning("runner failed (exit %s): %s", proc.returncode, log_tail[-2000:])
+    return RunResult(notebook=executed_notebook(nb, report), status=status, message=message,
+                     cell_errors=errors, cell_seconds=seconds, timed_out_cells=sorted(report.timed_out),
+                     seconds=round(time.monotonic() - start, 3), sandboxed=sandboxed,
+                     probes=dict(report.probes), crashed_cells=list(report.crashed), full_cells=dict(report.full))
