@@ -114,8 +114,7 @@ def judge(test_id: str, data) -> Verdict:
     try:
         data = schema.check(test_id, data)
     except schema.Malformed as e:
-        return Verdict(test_id, 0.0, f"This test's recorded result is malformed ({e}), so it scores zero: "
-                                     f"results are only accepted as the grader's probe writes them.")
+        return malformed(test_id, e)
     if data is None:
         return Verdict(test_id, 0.0, "This test did not run: the notebook stopped or skipped it before "
                                      "its hidden checks could record a result.")
@@ -132,6 +131,11 @@ def judge(test_id: str, data) -> Verdict:
     except Exception as e:  # noqa: BLE001 - a judge bug on odd data costs this test, not the class
         return Verdict(test_id, 0.0, f"The grader could not judge this test: {type(e).__name__}: {str(e)[:200]}. "
                                      f"It scores zero; ask your instructor to look at it.")
+
+
+def malformed(test_id: str, why) -> Verdict:
+    return Verdict(test_id, 0.0, f"This test's recorded result is malformed ({why}), so it scores zero: "
+                                 f"results are only accepted as the grader's probe writes them.")
 
 
 def _named(m) -> str:
