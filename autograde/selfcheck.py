@@ -115,6 +115,11 @@ def _unreported(exercise: str, executed, run) -> Outcome:
     return Outcome(exercise, "fail", f"{name}: {why}")
 
 
+def _import_dirs() -> list[Path]:
+    """Where this Python finds its packages (site-packages, .pth additions): the kernel needs them too."""
+    return sorted({Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and Path(p).resolve() != Path("/")})
+
+
 def self_check(path: Path, lesson_path: Path | None = None,
                limits: Limits = Limits(wall_s=180, cell_s=60)) -> SelfCheck:
     """Run the visible checks on the notebook at path, against the released lesson."""
@@ -127,7 +132,7 @@ def self_check(path: Path, lesson_path: Path | None = None,
         # The kernel imports the same miniai and autograde as this process, installed or not.
         python_path = os.pathsep.join([str(reference.REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
         run = run_notebook(nb, Path(work), limits=limits, env={"PYTHONPATH": python_path},
-                           expose=[reference.REPO_ROOT, Path(sys.prefix)])
+                           expose=[reference.REPO_ROOT, Path(sys.prefix), *_import_dirs()])
     executed = run.notebook
     reported = _reported(executed)
     outcomes = {e: reported.get(e) or _unreported(e, executed, run) for e in EXERCISES}
