@@ -118,6 +118,43 @@ def test_the_kit_builds_as_a_package_with_its_data(unpacked, tmp_path):
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"autograde/visible_expected.json", "autograde/selfcheck.py", "miniai/learner.py"} <= names
+    assert {"autograde/visible_expected.json", "autograde/selfcheck.py", "miniai/learner.py",
+            "autograde/lesson/accel_sgd.ipynb"} <= names
     assert any(n.startswith("miniai/data/") for n in names)
     assert "autograde/judge.py" not in names
+
+
+def test_the_kit_packs_the_released_lesson_twice_once_for_the_student_once_for_the_self_check(kit_zip):
+    with zipfile.ZipFile(kit_zip) as zf:
+        work = zf.read(f"{kit.KIT_NAME}/lessons/accel_sgd/accel_sgd.ipynb")
+        packed = zf.read(f"{kit.KIT_NAME}/autograde/lesson/accel_sgd.ipynb")
+    assert work == packed == (ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb").read_bytes()
+
+
+def test_the_kit_holds_the_modules_the_self_check_imports(kit_zip):
+    names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
+    assert {f"autograde/{m}.py" for m in kit.student_modules(ROOT / "autograde")} <= names
+    assert {"autograde/wording.py", "autograde/sandbox.py", "autograde/notebook.py"} <= names
+
+
+def test_kit_help_says_out_is_a_folder(capsys):
+    from autograde.cli import main
+    with pytest.raises(SystemExit):
+        main(["kit", "--help"])
+    assert "--out FOLDER  folder to write accel_sgd-student.zip into (default: dist/)" in capsys.readouterr().out
+
+
+def test_uncommitted_changes_in_what_the_kit_packs_are_named(tmp_path):
+    for name, source in kit.kit_files(ROOT).items():
+        if isinstance(source, Path) and source.is_relative_to(ROOT):
+            target = tmp_path / source.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+    (tmp_path / "autograde" / "kit_readme.md").write_bytes(kit.README_TEMPLATE.read_bytes())
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "kit sources"]):
+        subprocess.run(git + cmd, cwd=tmp_path, check=True, capture_output=True)
+    assert kit.uncommitted_changes(tmp_path) == []
+    with open(tmp_path / "miniai" / "learner.py", "a") as f:
+        f.write("# an edit\n")
+    assert kit.uncommitted_changes(tmp_path) == ["miniai/learner.py"]
