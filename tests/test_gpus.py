@@ -180,8 +180,8 @@ def test_a_worker_without_a_gpu_of_its_own_leaves_the_kernel_the_machines_view()
 
 def test_torch_accepts_the_memory_cap_setting():
     value = gpus.kernel_env(Slot("0", gpus.memory_fraction(3)))["PYTORCH_CUDA_ALLOC_CONF"]
-    code = ("import os, torch; torch._C._accelerator_setAllocatorSettings(os.environ['PYTORCH_CUDA_ALLOC_CONF']); "
-            "print('accepted')")
+    code = ("import os, torch; set_conf = getattr(torch._C, '_accelerator_setAllocatorSettings', None) or "
+            "torch.cuda.memory._set_allocator_settings; set_conf(os.environ['PYTORCH_CUDA_ALLOC_CONF']); print('accepted')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTORCH_CUDA_ALLOC_CONF": value})
     assert out.stdout.strip() == "accepted", out.stderr
