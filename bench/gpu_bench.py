@@ -109,20 +109,21 @@ def main(argv=None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     students = build_class(work / "submitted")
     subset = work / "subset"
-    for sid in students[:4]:
+    for sid in students[:3]:
         shutil.copytree(work / "submitted" / sid, subset / sid)
     cores = os.cpu_count() or 1
-    plans = [("gpu_shared", work / "submitted", ["--gpus", "0", "--per-gpu", str(args.per_gpu)]),
-             ("cpu", work / "submitted", ["--gpus", "none", "--jobs", str(max(1, cores // 2))]),
-             ("gpu_alone", subset, ["--gpus", "0", "--per-gpu", "1"]),
-             ("gpu_shared_again", work / "submitted", ["--gpus", "0", "--per-gpu", str(args.per_gpu)])]
+    plans = [  # (label, class, options, most of the budget it may take)
+        ("gpu_shared", work / "submitted", ["--gpus", "0", "--per-gpu", str(args.per_gpu)], 0.35),
+        ("cpu", work / "submitted", ["--gpus", "none", "--jobs", str(max(1, cores // 2))], 0.35),
+        ("gpu_alone", subset, ["--gpus", "0", "--per-gpu", "1"], 0.3),
+        ("gpu_shared_again", work / "submitted", ["--gpus", "0", "--per-gpu", str(args.per_gpu)], 1.0)]
     runs = {}
-    for label, submitted, options in plans:
+    for label, submitted, options, share in plans:
         left = args.budget_s - (time.monotonic() - start)
         if left < 60:
             print(f"skipped {label}: {left:.0f} s of the budget left")
             continue
-        runs[label] = grade(label, submitted, out, options, left)
+        runs[label] = grade(label, submitted, out, options, min(left, share * args.budget_s))
         r = runs[label]
         print(f"{label}: {r['options']}: rc {r['rc']}, {r['submissions']} submission(s) in {r['wall_s']} s, "
               f"at most {r['gpu_processes']} process(es) on the GPU, {r['gpu_mib']} MiB", flush=True)

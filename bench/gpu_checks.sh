@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 12, as one run on a lent GPU machine (nvidia-h200, about 8 minutes):
+# The GPU checks of issue 12, as one run on a lent GPU machine (nvidia-h200, at most about 8.5 minutes):
 #   1. autograde doctor   2. the GPU tests (tests/test_gpus.py, test_doctor.py: no skips on a GPU)
 #   3. the run tolerance measured on the GPU (bench/run_tolerance.py)
 #   4. the grading benchmark (bench/gpu_bench.py): s per submission with 1 and with 4 submissions per
@@ -35,7 +35,7 @@ step "3. run tolerance on the GPU"
 CUBLAS_WORKSPACE_CONFIG=:4096:8 timeout 90 "$PY" bench/run_tolerance.py | tee "$DEST/run_tolerance_gpu.txt"
 step "4. grading benchmark"
 WORK=$(mktemp -d)  # the graded classes stay here: only the figures and the logs go to $DEST
-timeout $((570 - SECONDS)) "$PY" bench/gpu_bench.py --out "$WORK" --budget-s $((540 - SECONDS))
+timeout $((500 - SECONDS)) "$PY" bench/gpu_bench.py --out "$WORK" --budget-s $((480 - SECONDS))
 cp "$WORK"/gpu_bench.md "$WORK"/gpu_bench.json "$DEST/" 2>/dev/null
 tar -czf "$DEST/grading_logs.tar.gz" -C "$WORK" $(cd "$WORK" && ls *.log 2>/dev/null)
 step "done"
