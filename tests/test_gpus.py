@@ -286,10 +286,14 @@ SHOW_ENV = ("import os\nprint('GPU env:', repr(os.environ.get('CUDA_VISIBLE_DEVI
             "os.environ.get('PYTORCH_CUDA_ALLOC_CONF'), os.environ.get('CUBLAS_WORKSPACE_CONFIG'))")
 
 
+# On a CPU machine, GPU "3" does not exist and the kernel trains on the CPU, as the judge does; on a GPU
+# machine the kernel gets the GPU the judge's reference runs use.
+SLOT_GPU = "0" if torch.cuda.is_available() else "3"
+
+
 @pytest.fixture(scope="module")
 def graded_on_a_fake_gpu(tmp_path_factory):
-    """One real submission graded in the sandbox on slot GPU "3" (no such GPU here: the kernel runs on the
-    CPU), whose Adam cell runs out of GPU memory."""
+    """One real submission graded in the sandbox on GPU slot SLOT_GPU, whose Adam cell runs out of GPU memory."""
     import nbformat
     from autograde import reference
     from autograde.grade import grade_submission, load_course
@@ -300,14 +304,14 @@ def graded_on_a_fake_gpu(tmp_path_factory):
     old = os.environ.get("AUTOGRADE_CACHE")
     os.environ["AUTOGRADE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     try:
-        return grade_submission(load_course(), "oom", nbformat.writes(nbformat.from_dict(nb)), Slot("3", 0.45))
+        return grade_submission(load_course(), "oom", nbformat.writes(nbformat.from_dict(nb)), Slot(SLOT_GPU, 0.45))
     finally:
         os.environ.pop("AUTOGRADE_CACHE") if old is None else os.environ.__setitem__("AUTOGRADE_CACHE", old)
 
 
 def test_the_graded_kernel_sees_only_its_slots_gpu_with_the_memory_cap(graded_on_a_fake_gpu):
     outputs = [o.get("text", "") for c in graded_on_a_fake_gpu["executed"]["cells"] for o in c.get("outputs", [])]
-    assert "GPU env: '3' per_process_memory_fraction:0.45 :4096:8\n" in outputs
+    assert f"GPU env: '{SLOT_GPU}' per_process_memory_fraction:0.45 :4096:8\n" in outputs
 
 
 def test_running_out_of_gpu_memory_costs_only_that_exercises_tests_and_says_why(graded_on_a_fake_gpu):
