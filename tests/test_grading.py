@@ -88,6 +88,7 @@ def _class():
         "mistake_adam_eps": notebook_with(lesson, mistake_sources("adam_eps_outside")),
         "mistake_sched_valid": notebook_with(lesson, mistake_sources("sched_steps_in_validation")),
         "mistake_recorder": notebook_with(lesson, mistake_sources("recorder_not_reset")),
+        "mistake_sgd_decay": notebook_with(lesson, mistake_sources("sgd_l2_not_decay")),
         "unfilled": lesson,
         "cheat_patches": notebook_with(lesson, {}, extra_cells=[(3, CHEAT_PATCHES + FORGE_PROBES)]),
         "cheat_metadata": notebook_with(lesson, {}, edit=_tamper_metadata),
@@ -147,7 +148,8 @@ def test_correct_submissions_get_full_marks(graded, sid):
 
 @pytest.mark.parametrize("sid,mistake,tests", [
     ("mistake_adam_eps", "adam_eps_outside", {"test_adam_small", "test_adam_run"}),
-    ("mistake_sched_valid", "sched_steps_in_validation", {"test_base_sched_cb", "test_batch_sched_cb", "test_epoch_sched_cb"}),
+    ("mistake_sched_valid", "sched_steps_in_validation", {"test_base_sched_cb"}),
+    ("mistake_sgd_decay", "sgd_l2_not_decay", {"test_sgd_small"}),
     ("mistake_recorder", "recorder_not_reset", {"test_recorder_cb"}),
 ])
 def test_mistakes_lose_points_and_are_named(graded, sid, mistake, tests):
@@ -155,6 +157,27 @@ def test_mistakes_lose_points_and_are_named(graded, sid, mistake, tests):
     name = mistakes.BY_KEY[mistake].name
     small = [c for g, c in graded["cells"][sid].items() if g in tests and not g.endswith("_run")]
     assert all(name in c["message"] for c in small)
+
+
+def test_a_base_class_mistake_is_charged_once_and_the_feedback_says_so(graded):
+    """SGD's L2-instead-of-decay broke Momentum, RMSProp and Adam too; they are graded over the course's SGD."""
+    cells = graded["cells"]["mistake_sgd_decay"]
+    for test_id in ["test_momentum_small", "test_rmsprop_small", "test_adam_small"]:
+        assert cells[test_id]["message"].startswith("Graded over the course's SGD, because your SGD lost points")
+
+
+def test_a_zero_says_why_in_the_grade_table(graded):
+    lines = {line.split()[0]: line for line in graded["stdout"].splitlines() if line.strip()}
+    assert lines["unfilled"].endswith("no answer filled in")
+    assert lines["cheat_patches"].endswith("no hidden test passed: see feedback")
+
+
+def test_a_replaced_probe_is_named_in_the_message_of_every_test_it_silenced(graded):
+    forged = {"test_sgd_small", "test_momentum_small", "test_adam_small", "test_recorder_cb"}  # see FORGE_PROBES
+    for test_id, cell in graded["cells"]["cheat_patches"].items():
+        if test_id not in set(WRITTEN) | forged:
+            assert "recorded nothing: code in your notebook replaced or bypassed the grader's helpers" in cell["message"]
+    assert "is malformed (cases has unexpected key 'public:" in graded["cells"]["cheat_patches"]["test_sgd_small"]["message"]
 
 
 def test_the_unfilled_lesson_scores_zero(graded):
