@@ -333,10 +333,12 @@ def short_run(opt_func, lr, extra_cbs=(), epochs=RUN_EPOCHS, seed=RUN_SEED) -> d
             if learn.training: self.losses.append(learn.loss.detach().item())
 
     threads = torch.get_num_threads()
+    was = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(1)
     try:
         xt, yt, xv, yv = run_data_tensors()
         set_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)  # same numbers on every GPU of a kind (gpus.py)
         dls = tensor_dls(xt, yt, xv, yv, RUN_BS)
         model = get_model(partial(GeneralRelu, leak=0.1, sub=0.4), norm=nn.BatchNorm2d)
         model.apply(partial(init_weights, leaky=0.1))
@@ -351,6 +353,7 @@ def short_run(opt_func, lr, extra_cbs=(), epochs=RUN_EPOCHS, seed=RUN_SEED) -> d
         acc = float((logits.argmax(1) == yv).float().mean())
     finally:
         torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
     return {"losses": log.losses, "valid_loss": loss if math.isfinite(loss) else None,
             "accuracy": acc, "seed": seed, "device": str(def_device)}
 
