@@ -14,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograde import mistakes
-from autograde.feedback import render_feedback, write_feedback
+from autograde.feedback import render_feedback, with_hand_grading, write_feedback
 from autograde.report import mistake_counts, render_report, write_report
 
 HIDDEN = "### BEGIN HIDDEN TESTS\nprobe('test_sgd_small', SGD)\n### END HIDDEN TESTS"
@@ -249,3 +249,38 @@ def test_feedback_renders_in_a_real_browser(tmp_path):
     subprocess.run(cmd, capture_output=True, timeout=120)
     assert png.exists() and png.stat().st_size > 20_000   # a blank 1200x2000 page compresses to a few KB
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+# --- after formgrader: the page shows what people entered in the gradebook ------------------------
+
+
+def test_a_hand_graded_written_answer_counts_in_the_total():
+    page = render_feedback(with_hand_grading(correct(), {"written_wd_vs_l2": 1.5}, {}))
+    assert "1.5 / 2 points, graded by hand" in page
+    assert "Total: 6.5 / 7" in page and "more points, pending" not in page
+
+
+def test_an_override_replaces_the_automatic_score_and_says_so():
+    page = render_feedback(with_hand_grading(with_mistake(), {"test_sgd_small": 2.0}, {}))
+    assert "Score set by your instructor (the automatic test gave 0.29)." in page
+    assert "4 / 5" in page                             # 2 (override) + 0 + 2
+
+
+def test_instructor_comments_appear_escaped_in_their_section():
+    comments = {"sgd": "Look at <lr> again.", "written_wd_vs_l2": "Nicely put."}
+    page = render_feedback(with_hand_grading(correct(), {}, comments))
+    assert page.count("Comment from your instructor") == 2
+    assert "Look at &lt;lr&gt; again." in page
+    assert page.index("Nicely put.") > page.index('id="written_wd_vs_l2"')
+
+
+def test_hand_grading_leaves_the_result_itself_alone():
+    r = correct()
+    before = copy.deepcopy(r)
+    with_hand_grading(r, {"written_wd_vs_l2": 2.0}, {"sgd": "ok"})
+    assert repr(r) == repr(before)
+
+
+def test_the_page_says_which_notebook_was_graded():
+    r = {**correct(), "submission_note": "Your submission held 2 notebooks (a.ipynb, b.ipynb); b.ipynb was graded."}
+    assert "Which notebook was graded" in render_feedback(r) and "b.ipynb was graded" in render_feedback(r)
