@@ -332,7 +332,7 @@ def measure(work: Path, size: int, repeats: int, baseline: bool, args) -> int:
     cold_env = common.bench_env(drop=("AUTOGRADE_CACHE", "AUTOGRADE_SOLUTIONS"))
     print("(a) one submission through the CLI")
     cold = run_autograde(single, work / "out-single-cold", 1, work, cold_env, "single-cold")
-    cache = work / "out-single-cold" / ".cache"
+    cache = work / "out-single-cold" / "grader" / "cache"
     env = common.bench_env({"AUTOGRADE_CACHE": cache}, drop=("AUTOGRADE_SOLUTIONS",))
     warm = [run_autograde(single, work / f"out-single-{i}", 1, work, env, f"single-warm-{i}") for i in range(repeats)]
     print("(b) the class")
