@@ -127,16 +127,23 @@ class Probes:
                 os.close(dir_fd)
 
 
-def _full_folders(folders: dict[str, Path]) -> list[str]:
-    full = []
-    for label, path in folders.items():
-        try:
-            st = os.statvfs(path)
-        except OSError:
-            continue
-        if st.f_bavail * st.f_frsize < FULL_FREE_BYTES:
-            full.append(label)
-    return full
+class Capped:
+    """The size-capped folders; `newly_full` names those a cell filled (full now, not before it)."""
+
+    def __init__(self, folders: dict[str, Path] | None):
+        self.folders, self._full = folders or {}, set()
+
+    def newly_full(self) -> list[str]:
+        full = set()
+        for label, path in self.folders.items():
+            try:
+                st = os.statvfs(path)
+            except OSError:
+                continue
+            if st.f_bavail * st.f_frsize < FULL_FREE_BYTES:
+                full.add(label)
+        new, self._full = sorted(full - self._full), full
+        return new
 
 
 class _ThisPythonOnly(KernelSpecManager):
@@ -164,7 +171,7 @@ class _Client(NotebookClient):
     earlier kernel, and reports every cell to the parent."""
 
     def __init__(self, nb, *, cell_timeout: float, output_chars: int, events: Events, probes: Probes,
-                 skip: set, capped: dict, **kw):
+                 skip: set, capped: Capped, **kw):
         super().__init__(nb, **kw)
         self.cell_timeout = cell_timeout
         self.output_chars = output_chars
@@ -184,7 +191,7 @@ class _Client(NotebookClient):
                 f"[autograde: this cell's outputs were larger than {CELL_BYTES // 2**20} MB and were dropped]\n"))]
         self.events.send(event="cell", cell=index, data=cell, seconds=seconds, error=error,
                          timed_out=index in self._timed_out, final=final,
-                         full=_full_folders(self.capped) if final else [])
+                         full=self.capped.newly_full() if final else [])
         self._last_save = time.monotonic()
 
     # ---- per cell ---------------------------------------------------------
@@ -298,14 +305,14 @@ def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: in
         interrupt_grace: int = 10, capped: dict | None = None) -> str:
     """Execute `nb` with cwd `workdir`, restarting the kernel without each cell that kills it.
     Returns the final status. Never raises for notebook problems."""
-    probes, skip = Probes(workdir / "probe", events), set()
+    probes, skip, capped = Probes(workdir / "probe", events), set(), Capped(capped)
     stop = threading.Event()
     threading.Thread(target=_ticker, args=(probes, stop), daemon=True).start()
     end = {"status": "ok", "cell": None, "error": None}
     while True:
         client = _Client(
             nb, cell_timeout=cell_timeout, output_chars=output_chars, events=events, probes=probes,
-            skip=skip, capped=capped or {},
+            skip=skip, capped=capped,
             timeout_func=lambda cell: cell_timeout, interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "autograde_timeout": True, "traceback": [],
                               "evalue": f"cell timed out after {cell_timeout:g} s and was interrupted"},

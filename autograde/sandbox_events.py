@@ -111,8 +111,10 @@ def cell_label(nb: dict, index: int | None) -> str:
     return f"cell #{index + 1} (`{line}`)" if line else f"cell #{index + 1}"
 
 
-def _labels(nb: dict, cells: list) -> str:
-    names = [cell_label(nb, i) for i in cells]
+def _labels(nb: dict, cells: list, most: int = 3) -> str:
+    names = [cell_label(nb, i) for i in cells[:most]]
+    if len(cells) > most:
+        return ", ".join(names) + f" and {len(cells) - most} more"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
