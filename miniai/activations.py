@@ -78,8 +78,9 @@ def append_stats(hook, mod, inp, outp):
 def _hists(h): return torch.stack(h.stats[2]).t().float()  # (40 bins, n batches)
 
 def get_hist(h):
-    "Histograms as an image: one column per batch, largest activations at the top, log counts."
-    return _hists(h).flip(0).log1p()
+    """Histograms as an image, log counts: one column per batch, row 0 the smallest activations. As in
+    the course, draw it with `origin='lower'` so the smallest are at the bottom."""
+    return _hists(h).log1p()
 
 def get_min(h):
     "Per batch, the fraction of (in-range) activations in the lowest bin, i.e. (nearly) dead."
@@ -94,7 +95,7 @@ class ActivationStats(HooksCallback):
     def color_dim(self, figsize=(11, 5)):
         "Histogram of each layer's activations over training (brighter = more activations)."
         fig, axs = get_grid(len(self), figsize=figsize)
-        for ax, h in zip(axs.flat, self): show_image(get_hist(h), ax, aspect='auto')
+        for ax, h in zip(axs.flat, self): show_image(get_hist(h), ax, origin='lower', aspect='auto')
 
     def dead_chart(self, figsize=(11, 5)):
         "Fraction of near-zero activations per layer over training."

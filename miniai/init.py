@@ -7,10 +7,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .activations import Hook
+from .conv import def_device
 from .learner import Callback, to_cpu
 
 __all__ = ['clean_mem', 'GeneralRelu', 'plot_func', 'init_weights', 'conv', 'get_model', 'BatchTransformCB',
-           '_lsuv_stats', 'lsuv_init']
+           'lsuv_init']
 
 
 def clean_mem():
@@ -44,8 +45,9 @@ def plot_func(f, start=-5., end=5., steps=100):
 
 
 def init_weights(m, leaky=0.):
-    "Kaiming-normal init for conv/linear weights (use with `model.apply`); `leaky` is the ReLU's slope."
-    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)): nn.init.kaiming_normal_(m.weight, a=leaky)
+    """Kaiming-normal init for conv weights (use with `model.apply`); `leaky` is the ReLU's slope.
+    Convolutions only, as in the course: linear layers keep PyTorch's default init."""
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)): nn.init.kaiming_normal_(m.weight, a=leaky)
 
 
 _batchnorms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -66,11 +68,11 @@ def conv(ni, nf, ks=3, stride=2, act=nn.ReLU, norm=None, bias=None):
 
 
 def get_model(act=nn.ReLU, nfs=None, norm=None):
-    "The lesson's CNN: stride-2 convs through `nfs`, then a conv to 10 logits (28x28 in -> (N, 10) out)."
+    "The lesson's CNN, on `def_device`: stride-2 convs through `nfs`, then a conv to 10 logits (28x28 in -> (N, 10) out)."
     if nfs is None: nfs = [1, 8, 16, 32, 64]
     layers = [conv(nfs[i], nfs[i + 1], act=act, norm=norm) for i in range(len(nfs) - 1)]
     # The head has no norm and no activation: its outputs are the logits.
-    return nn.Sequential(*layers, conv(nfs[-1], 10, act=None, norm=False, bias=True), nn.Flatten())
+    return nn.Sequential(*layers, conv(nfs[-1], 10, act=None, norm=False, bias=True), nn.Flatten()).to(def_device)
 
 
 class BatchTransformCB(Callback):

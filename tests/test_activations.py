@@ -115,7 +115,7 @@ def test_append_stats_values_exact():
     expected[[4, 0, 1, 20]] = 1   # |x| in bins of width 0.25 over [0, 10]
     assert torch.equal(hist, expected)
     h = hooks[0]
-    assert torch.equal(get_hist(h)[:, 0], expected.flip(0).log1p())
+    assert torch.equal(get_hist(h)[:, 0], expected.log1p())  # row 0 = smallest |activations|, as the course's
     assert get_min(h).tolist() == [0.25]
 
 
@@ -126,5 +126,6 @@ def test_activation_plots_run_headless(astats):
     figs = [plt.figure(n) for n in plt.get_fignums()]
     assert len(figs) == 3
     assert sum(bool(ax.images) for ax in figs[0].axes) == 4
+    assert {ax.images[0].origin for ax in figs[0].axes if ax.images} == {'lower'}  # smallest at the bottom
     assert sum(bool(ax.lines) for ax in figs[1].axes) == 4
     assert [len(ax.lines) for ax in figs[2].axes] == [4, 4]

@@ -1,101 +1,44 @@
-"""miniai.datasets: DataLoaders over HF datasets, offline FashionMNIST loading, the tensor fast path, plots.
+"""miniai.datasets (and miniai.fastdata): the lesson's DataLoaders over Hugging Face datasets, the speed-up
+they rely on (each row transformed once unless the transform is random), and the plotting helpers.
 
-Every test runs offline: the hub loader is replaced, and the cache lives in a temporary folder.
-Most tests use the committed sample or small copies of it; the full 70k set is built once, if the
-Debian package is installed.
+Every test runs offline, on the committed FashionMNIST sample.
 """
-import gzip
-import os
 import pickle
-import struct
+import random
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
+from torch.utils.data import DataLoader
 
 import datasets
 import miniai.datasets as md
-from miniai.datasets import (DataLoaders, DataNotFoundError, IDXError, collate_dict, fashion_tensors, inplace,
-                             load_fashion_mnist, tensor_dls)
-
-SAMPLE = md.SAMPLE_DIR
-DEBIAN = md.DEBIAN_DIR
-HAVE_DEBIAN = all((DEBIAN / f).is_file() for pair in md.IDX_FILES.values() for f in pair)
-TRAIN_IMG, TRAIN_LBL = md.IDX_FILES['train']
-TEST_IMG, TEST_LBL = md.IDX_FILES['test']
-HUB_FEATURES = datasets.Features({'image': datasets.Image(), 'label': datasets.ClassLabel(
-    names=['T - shirt / top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
-           'Ankle boot'])})
+import miniai.fashion as mf
+from miniai.datasets import DataLoaders, collate_dict, inplace, load_fashion_mnist
+from miniai.idx import IDX_FILES, read_idx
 
 
-def raw_idx(path):
-    "Bytes of a gzipped IDX file and its data offset, read independently of miniai."
-    data = gzip.open(path).read()
-    return data, 4 + 4 * data[3]
+@pytest.fixture(scope='session')
+def sample_dsd(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:  # session fixtures run outside the per-test monkeypatch
+        mp.setenv('MINIAI_CACHE', str(tmp_path_factory.mktemp('miniai-cache')))
+        return load_fashion_mnist(sample=True)
 
 
-def write_idx(path, a, type_code=0x08, dims=None):
-    "Write `a` as a gzipped IDX file; `type_code` and `dims` can lie, to make broken files."
-    a = np.ascontiguousarray(a, np.uint8)
-    dims = a.shape if dims is None else dims
-    with gzip.open(path, 'wb', compresslevel=1) as f:
-        f.write(bytes([0, 0, type_code, len(dims)]) + struct.pack(f'>{len(dims)}I', *dims) + a.tobytes())
+@pytest.fixture(scope='session')
+def small_dsd(sample_dsd):
+    "300 train and 100 test rows of the sample: a few batches, quick to run through many times."
+    return datasets.DatasetDict({'train': sample_dsd['train'].select(range(300)),
+                                 'test': sample_dsd['test'].select(range(100))})
 
 
 def sample_arrays(split):
-    img, lbl = md.IDX_FILES[split]
-    return md.read_idx(SAMPLE / img), md.read_idx(SAMPLE / lbl)
-
-
-def make_dir(path, n_train=None, n_test=None):
-    "A folder of IDX files holding the first `n_train`/`n_test` rows of the committed sample (all if None)."
-    path.mkdir(parents=True, exist_ok=True)
-    for split, n in (('train', n_train), ('test', n_test)):
-        x, y = sample_arrays(split)
-        img, lbl = md.IDX_FILES[split]
-        write_idx(path / img, x[:n])
-        write_idx(path / lbl, y[:n])
-    return path
-
-
-@pytest.fixture(scope='session')
-def session_cache(tmp_path_factory): return tmp_path_factory.mktemp('miniai-cache')
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, session_cache):
-    "No network, no user settings, cache in a temp folder; the hub is unavailable unless a test says so."
-    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
-    monkeypatch.setenv('HF_DATASETS_OFFLINE', '1')
-    monkeypatch.delenv('MINIAI_DATA', raising=False)
-    monkeypatch.setenv('MINIAI_CACHE', str(session_cache))
-    def no_hub(): raise ConnectionError('hub unreachable (test)')
-    monkeypatch.setattr(md, '_load_from_hub', no_hub)
-
-
-@pytest.fixture
-def fresh_cache(tmp_path, monkeypatch):
-    cache = tmp_path / 'cache'
-    monkeypatch.setenv('MINIAI_CACHE', str(cache))
-    return cache / 'fashion_mnist'
-
-
-@pytest.fixture
-def no_debian(tmp_path, monkeypatch):
-    monkeypatch.setattr(md, 'DEBIAN_DIR', tmp_path / 'no-debian')
-
-
-@pytest.fixture(scope='session')
-def sample_dsd(session_cache):
-    with pytest.MonkeyPatch.context() as mp:  # session fixtures run outside the per-test monkeypatch
-        mp.setenv('MINIAI_CACHE', str(session_cache))
-        return load_fashion_mnist(sample=True)
+    img, lbl = IDX_FILES[split]
+    return read_idx(mf.SAMPLE_DIR / img), read_idx(mf.SAMPLE_DIR / lbl)
 
 
 @inplace
@@ -104,11 +47,16 @@ def transformi(b): b['image'] = [(TF.to_tensor(o) - 0.28) / 0.35 for o in b['ima
 
 # --- batches and DataLoaders -------------------------------------------------------------------
 
-def test_import_does_not_load_data():
-    code = ("import sys, miniai.datasets as m; "
-            "print('datasets' in sys.modules, m.last_source is None)")
+def test_import_loads_neither_data_nor_the_datasets_library():
+    code = "import sys, miniai.datasets; print('datasets' in sys.modules, 'miniai.fashion' in sys.modules)"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ['False', 'True']
+    assert out.split() == ['False', 'False']
+
+
+def test_fashion_helpers_are_still_importable_from_datasets():
+    from miniai.datasets import fashion_tensors, load_fashion_mnist, tensor_dls
+    assert (fashion_tensors, load_fashion_mnist, tensor_dls) == (mf.fashion_tensors, mf.load_fashion_mnist,
+                                                                 mf.tensor_dls)
 
 
 def test_inplace_returns_the_mutated_argument():
@@ -168,255 +116,115 @@ def test_from_dd_as_tuple_false_gives_dicts(sample_dsd):
     assert set(b) == {'image', 'label'} and b['image'].shape == (16, 1, 28, 28)
 
 
-# --- the DatasetDict matches the hub's ----------------------------------------------------------
-
-def test_sample_schema_matches_hub(sample_dsd):
-    assert list(sample_dsd) == ['train', 'test']
-    assert {k: len(v) for k, v in sample_dsd.items()} == {'train': 3000, 'test': 1000}
-    for ds in sample_dsd.values(): assert ds.features == HUB_FEATURES
 
 
-def test_sample_is_stratified(sample_dsd):
-    assert np.bincount(sample_dsd['train']['label']).tolist() == [300] * 10
-    assert np.bincount(sample_dsd['test']['label']).tolist() == [100] * 10
+# --- the fast path: batches read whole, each row transformed once unless the transform is random ------
+
+def plain_loader(ds, bs, shuffle=True):
+    "What `from_dd` built before the speed-up (and what the course builds): one DataLoader, per-row collation."
+    return DataLoader(ds, batch_size=bs, shuffle=shuffle, collate_fn=collate_dict(ds))
 
 
-def test_sample_first_image_matches_raw_bytes(sample_dsd):
-    row = sample_dsd['train'][0]
-    im = row['image']
-    assert isinstance(im, Image.Image) and im.mode == 'L' and im.size == (28, 28)
-    data, off = raw_idx(SAMPLE / TRAIN_IMG)
-    assert np.asarray(im).tobytes() == data[off:off + 784]
-    labels, loff = raw_idx(SAMPLE / TRAIN_LBL)
-    assert row['label'] == labels[loff]
+def epochs(dl, n, seed=0):
+    "`n` epochs of `dl` from a fixed seed: the batches, and torch's random state after each epoch."
+    torch.manual_seed(seed)
+    out = []
+    for _ in range(n): out.append((list(dl), torch.get_rng_state()))
+    return out
 
 
-def test_sample_licence_is_committed():
-    text = (SAMPLE / 'LICENSE.txt').read_text()
-    assert 'Zalando SE' in text and 'Permission is hereby granted' in text
+class Counting:
+    "The lesson's transform, counting the rows it has transformed."
+    def __init__(self): self.rows = 0
+    def __call__(self, b):
+        self.rows += len(b['image'])
+        return transformi(b)
 
 
-@pytest.mark.skipif(not HAVE_DEBIAN, reason=f'Debian package dataset-fashion-mnist not installed ({DEBIAN})')
-def test_full_dataset_from_debian_matches_hub_schema():
-    dsd = load_fashion_mnist()
-    assert md.last_source.kind == 'debian'
-    assert {k: len(v) for k, v in dsd.items()} == {'train': 60000, 'test': 10000}
-    assert dsd['train'].features == HUB_FEATURES
-    data, off = raw_idx(DEBIAN / TRAIN_IMG)
-    first = dsd['train'][0]
-    assert np.asarray(first['image']).tobytes() == data[off:off + 784]
-    assert first['label'] == 9  # the first training image is an ankle boot
-    assert 'Debian package' in dsd['train'].info.description
+def same(a, b): return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-# --- which source wins --------------------------------------------------------------------------
-
-def test_explicit_dir_beats_miniai_data(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv('MINIAI_DATA', str(make_dir(tmp_path / 'env', 30, 10)))
-    x, _ = fashion_tensors(data_dir=make_dir(tmp_path / 'arg', 40, 10))
-    assert md.last_source.kind == 'argument' and len(x) == 40
-    assert capsys.readouterr().out.startswith('FashionMNIST: directory ')
-
-
-def test_miniai_data_beats_debian(tmp_path, monkeypatch):
-    monkeypatch.setattr(md, 'DEBIAN_DIR', make_dir(tmp_path / 'deb', 50, 10))
-    monkeypatch.setenv('MINIAI_DATA', str(make_dir(tmp_path / 'env', 30, 10)))
-    x, _ = fashion_tensors()
-    assert md.last_source.kind == 'MINIAI_DATA' and len(x) == 30
+def test_from_dd_gives_the_plain_loaders_batches_and_random_state_every_epoch(small_dsd):
+    tds = small_dsd.with_transform(transformi)
+    fast = epochs(DataLoaders.from_dd(tds, 64).train, 3)
+    plain = epochs(plain_loader(tds['train'], 64), 3)
+    for (fb, fs), (pb, ps) in zip(fast, plain):
+        assert len(fb) == len(pb) == 5 and all(same(f, p) for f, p in zip(fb, pb))
+        assert torch.equal(fs, ps)
 
 
-def test_debian_beats_hub(tmp_path, monkeypatch):
-    monkeypatch.setattr(md, 'DEBIAN_DIR', make_dir(tmp_path / 'deb', 50, 10))
-    calls = []
-    monkeypatch.setattr(md, '_load_from_hub', lambda: calls.append(1))
-    x, _ = fashion_tensors()
-    assert md.last_source.kind == 'debian' and len(x) == 50 and calls == []
+def test_each_row_is_transformed_once_then_served_from_memory(small_dsd):
+    count = Counting()
+    dls = DataLoaders.from_dd(small_dsd.with_transform(count), 64)
+    list(dls.train)
+    assert count.rows == 300
+    list(dls.train); list(dls.train)
+    assert count.rows == 300
 
 
-def test_hub_beats_sample(no_debian, monkeypatch, sample_dsd):
-    small = datasets.DatasetDict({k: v.select(range(20)) for k, v in sample_dsd.items()})
-    monkeypatch.setattr(md, '_load_from_hub', lambda: small)
-    dsd = load_fashion_mnist()
-    assert md.last_source.kind == 'hub' and len(dsd['train']) == 20
+def test_an_epoch_cut_short_is_completed_by_the_next(small_dsd):
+    count = Counting()
+    dl = DataLoaders.from_dd(small_dsd.with_transform(count), 64).train
+    next(iter(dl))  # e.g. SingleBatchCB
+    torch.manual_seed(1)
+    second = list(dl)
+    torch.manual_seed(1)
+    assert count.rows == 64 + 300 and all(same(a, b) for a, b in zip(second, plain_loader(dl.dataset.ds, 64)))
 
 
-def test_hub_dataset_converts_to_tensors(no_debian, monkeypatch, sample_dsd):
-    monkeypatch.setattr(md, '_load_from_hub', lambda: sample_dsd)
-    x, y = fashion_tensors('test')
-    xs, ys = fashion_tensors('test', sample=True)
-    assert torch.equal(x, xs) and torch.equal(y, ys)
+@pytest.mark.parametrize('draw', [lambda: torch.rand(()).item(), lambda: random.random(), lambda: np.random.rand()],
+                         ids=['torch', 'python', 'numpy'])
+def test_a_random_transform_is_applied_afresh_every_epoch(small_dsd, draw):
+    @inplace
+    def jitter(b): b['image'] = [TF.to_tensor(o) + draw() for o in b['image']]
+    dl = DataLoaders.from_dd(small_dsd.with_transform(jitter), 32).valid  # in order: same rows each epoch
+    first, second = next(iter(dl)), next(iter(dl))
+    assert torch.equal(first[1], second[1]) and not torch.equal(first[0], second[0])
+    assert dl.rows is None
 
 
-def test_sample_is_the_last_resort_and_warns(no_debian):
-    with pytest.warns(UserWarning, match='committed sample'):
-        dsd = load_fashion_mnist()
-    assert md.last_source.kind == 'sample' and len(dsd['train']) == 3000
+def test_cache_false_runs_the_transform_every_epoch(small_dsd):
+    count = Counting()
+    dl = DataLoaders.from_dd(small_dsd.with_transform(count), 64, cache=False).train
+    list(dl); list(dl)
+    assert count.rows == 600
 
 
-def test_sample_true_skips_every_other_source(tmp_path, monkeypatch):
-    monkeypatch.setattr(md, 'DEBIAN_DIR', make_dir(tmp_path / 'deb', 50, 10))
-    monkeypatch.setenv('MINIAI_DATA', str(make_dir(tmp_path / 'env', 30, 10)))
-    x, _ = fashion_tensors(sample=True, data_dir=make_dir(tmp_path / 'arg', 40, 10))
-    assert md.last_source.kind == 'sample' and len(x) == 3000
+def test_worker_processes_fill_the_memory_for_later_epochs(small_dsd):
+    tds = small_dsd.with_transform(transformi)
+    dl = DataLoaders.from_dd(tds, 64, num_workers=2).train
+    fast = epochs(dl, 2)
+    plain = epochs(plain_loader(tds['train'], 64), 2)
+    assert dl.rows.complete
+    for (fb, fs), (pb, ps) in zip(fast, plain):
+        assert all(same(f, p) for f, p in zip(fb, pb)) and torch.equal(fs, ps)
 
 
-def test_incomplete_explicit_dir_is_an_error(tmp_path):
-    d = make_dir(tmp_path / 'arg', 10, 10)
-    (d / TEST_LBL).unlink()
-    with pytest.raises(DataNotFoundError, match=TEST_LBL):
-        load_fashion_mnist(d)
+def test_batches_from_memory_are_copies_the_training_loop_may_change(small_dsd):
+    dl = DataLoaders.from_dd(small_dsd.with_transform(transformi), 50).valid
+    list(dl)
+    xb, _ = next(iter(dl))
+    xb.zero_()
+    assert not torch.equal(next(iter(dl))[0], xb)
 
 
-def test_uncompressed_idx_files_are_accepted(tmp_path):
-    d = make_dir(tmp_path / 'arg', 20, 10)
-    for f in list(d.iterdir()):
-        f.with_suffix('').write_bytes(gzip.decompress(f.read_bytes()))
-        f.unlink()
-    x, y = fashion_tensors('train', data_dir=d)
-    assert len(x) == 20 and torch.equal(y, torch.from_numpy(sample_arrays('train')[1][:20]).long())
+def test_outputs_that_cannot_be_kept_still_load(small_dsd):
+    @inplace
+    def crop(b): b['image'] = [TF.to_tensor(o)[..., :20 + len(b['image']) % 3] for o in b['image']]
+    dl = DataLoaders.from_dd(small_dsd.with_transform(crop), 64).train  # batches of 64 x 4, then 44
+    assert [x.shape[-1] for x, _ in dl] == [21, 21, 21, 21, 22] and dl.rows is None
 
 
-def test_nothing_available_lists_every_place_tried(tmp_path, monkeypatch):
-    monkeypatch.setattr(md, 'DEBIAN_DIR', tmp_path / 'no-debian')
-    monkeypatch.setattr(md, 'SAMPLE_DIR', tmp_path / 'no-sample')
-    with pytest.raises(DataNotFoundError) as e:
-        load_fashion_mnist()
-    msg = str(e.value)
-    for expected in ('MINIAI_DATA', str(tmp_path / 'no-debian'), 'Hugging Face hub', 'hub unreachable',
-                     str(tmp_path / 'no-sample'), 'apt install dataset-fashion-mnist', 'go online'):
-        assert expected in msg
+def test_the_loaders_dataset_reads_as_the_hugging_face_one(small_dsd):
+    tds = small_dsd.with_transform(transformi)
+    ds = DataLoaders.from_dd(tds, 64).train.dataset
+    assert len(ds) == 300 and ds.features == tds['train'].features
+    assert torch.equal(ds[3]['image'], tds['train'][3]['image']) and ds[3]['label'] == tds['train'][3]['label']
 
 
-# --- the on-disk cache --------------------------------------------------------------------------
-
-def test_second_call_reads_the_cache(tmp_path, fresh_cache):
-    d = make_dir(tmp_path / 'arg')
-    first = load_fashion_mnist(d)
-    assert not md.last_source.from_cache and Path(md.last_source.cache).parent == fresh_cache
-    second = load_fashion_mnist(d)
-    assert md.last_source.from_cache and 'from cache' in second['train'].info.description
-    assert second['train'][5]['label'] == first['train'][5]['label']
-    assert len(list(fresh_cache.iterdir())) == 1
-
-
-def test_changed_files_get_a_new_cache_entry(tmp_path, fresh_cache):
-    d = make_dir(tmp_path / 'arg', 30, 10)
-    load_fashion_mnist(d)
-    make_dir(d, 20, 10)  # same names, new contents
-    assert len(load_fashion_mnist(d)['train']) == 20 and not md.last_source.from_cache
-    assert len(list(fresh_cache.iterdir())) == 2
-
-
-def test_corrupt_file_leaves_no_cache_entry(tmp_path, fresh_cache):
-    d = make_dir(tmp_path / 'arg', 30, 10)
-    (d / TEST_IMG).write_bytes((d / TEST_IMG).read_bytes()[:100])
-    with pytest.raises(IDXError):
-        load_fashion_mnist(d)
-    assert not fresh_cache.exists() or list(fresh_cache.iterdir()) == []
-
-
-def test_failed_save_leaves_nothing_half_built(tmp_path, fresh_cache, monkeypatch):
-    def broken_save(self, path, **kw):
-        Path(path).mkdir(parents=True, exist_ok=True)
-        Path(path, 'partial').write_text('x')
-        raise OSError('disk full (test)')
-    monkeypatch.setattr(datasets.DatasetDict, 'save_to_disk', broken_save)
-    dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert len(dsd['train']) == 30 and md.last_source.cache is None
-    assert list(fresh_cache.iterdir()) == []
-
-
-def test_a_build_killed_mid_write_is_swept_later_but_a_recent_one_is_left(tmp_path, fresh_cache):
-    fresh_cache.mkdir(parents=True, exist_ok=True)
-    stale, recent = fresh_cache / '.building-killed', fresh_cache / '.building-running'
-    for p in (stale, recent):
-        (p / 'train').mkdir(parents=True)
-    old = time.time() - 2 * md.STALE_BUILD_S
-    os.utime(stale, (old, old))
-    load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert not stale.exists() and recent.exists()
-
-
-def test_unwritable_cache_is_skipped_quietly(tmp_path, monkeypatch):
-    blocker = tmp_path / 'a-file'
-    blocker.write_text('not a folder')
-    monkeypatch.setenv('MINIAI_CACHE', str(blocker / 'cache'))
-    dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert len(dsd['train']) == 30 and md.last_source.cache is None
-
-
-def test_no_home_folder_means_no_cache_not_an_error(tmp_path, monkeypatch):
-    def no_home(): raise RuntimeError('Could not determine home directory (test)')
-    monkeypatch.setattr(md, '_cache_root', no_home)
-    dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert len(dsd['train']) == 30 and md.last_source.cache is None
-
-
-# --- broken files -------------------------------------------------------------------------------
-
-def test_bad_magic_names_the_file(tmp_path):
-    d = make_dir(tmp_path / 'arg', 30, 10)
-    x, _ = sample_arrays('train')
-    write_idx(d / TRAIN_IMG, x[:30], type_code=0x0D)  # 0x0D = float: not what FashionMNIST holds
-    with pytest.raises(IDXError, match=rf'{TRAIN_IMG}: bad magic number 00000d03'):
-        fashion_tensors(data_dir=d)
-
-
-def test_truncated_gzip_names_the_file(tmp_path):
-    d = make_dir(tmp_path / 'arg', 30, 10)
-    (d / TRAIN_IMG).write_bytes((d / TRAIN_IMG).read_bytes()[:-40])
-    with pytest.raises(IDXError, match=rf'{TRAIN_IMG}: damaged or truncated gzip'):
-        fashion_tensors(data_dir=d)
-
-
-def test_wrong_size_in_header_names_the_file(tmp_path):
-    d = make_dir(tmp_path / 'arg', 30, 10)
-    x, _ = sample_arrays('train')
-    write_idx(d / TRAIN_IMG, x[:30], dims=(31, 28, 28))
-    with pytest.raises(IDXError, match=rf'{TRAIN_IMG}: header says shape \(31, 28, 28\)'):
-        fashion_tensors(data_dir=d)
-
-
-def test_label_count_mismatch_names_the_file(tmp_path):
-    d = make_dir(tmp_path / 'arg', 30, 10)
-    write_idx(d / TRAIN_LBL, sample_arrays('train')[1][:29])
-    with pytest.raises(IDXError, match=rf'{TRAIN_LBL}: 29 labels but {TRAIN_IMG} holds 30 images'):
-        load_fashion_mnist(d)
-
-
-# --- the tensor fast path -----------------------------------------------------------------------
-
-def test_fashion_tensors_shapes_and_normalisation():
-    x, y = fashion_tensors('test', sample=True)
-    assert x.shape == (1000, 1, 28, 28) and x.dtype == torch.float32
-    assert y.shape == (1000,) and y.dtype == torch.int64
-    raw, _ = sample_arrays('test')
-    assert torch.allclose(x[:, 0], (torch.from_numpy(raw).float() / 255 - 0.28) / 0.35, atol=1e-6)
-    x01, _ = fashion_tensors('test', sample=True, normalize=False)
-    assert x01.min() == 0 and x01.max() == 1
-
-
-def test_fashion_tensors_stratified_subset():
-    x, y = fashion_tensors('train', sample=True, n=25)
-    assert len(x) == 25 and np.bincount(y.numpy()).tolist() == [3] * 5 + [2] * 5
-    _, full = fashion_tensors('train', sample=True)
-    first = np.concatenate([np.flatnonzero(full.numpy() == c)[:3 if c < 5 else 2] for c in range(10)])
-    assert torch.equal(y, full[np.sort(first)])
-
-
-def test_fashion_tensors_rejects_unknown_split_and_oversized_n():
-    with pytest.raises(ValueError, match='split'): fashion_tensors('valid', sample=True)
-    with pytest.raises(ValueError, match='class'): fashion_tensors('test', sample=True, n=1010)
-
-
-def test_tensor_dls_batches():
-    x, y = torch.randn(100, 1, 28, 28), torch.arange(100)
-    dls = tensor_dls(x, y, x[:50], y[:50], 16)
-    xb, yb = next(iter(dls.train))
-    assert xb.shape == (16, 1, 28, 28) and yb.shape == (16,)
-    assert sorted(torch.cat([b for _, b in dls.train]).tolist()) == list(range(100))
-    batches = list(dls.valid)
-    assert [len(b) for _, b in batches] == [32, 18] and torch.equal(batches[0][0], x[:32])
+def test_loader_and_dataset_pickle_for_spawned_workers(small_dsd):
+    ds = pickle.loads(pickle.dumps(DataLoaders.from_dd(small_dsd.with_transform(transformi), 64).train.dataset))
+    assert len(ds) == 300
 
 
 # --- plotting -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import math
 from collections import namedtuple
 from functools import partial
 
+import fastcore.all as fc
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -188,6 +189,27 @@ def test_optimizer_is_created_before_before_fit_with_fit_lr(make_dls):
     assert seen['lr'] == 0.1
 
 
+def test_fit_with_opt_func_none_uses_the_optimizer_it_is_given(make_dls):
+    "As the course's: no optimizer is made when `opt_func` is None (a callback or the caller sets `learn.opt`)."
+    model = linear_model()
+    learn = TrainLearner(model, make_dls(3, n_train=6, n_valid=2), F.cross_entropy, opt_func=None)
+    learn.opt = opt = optim.SGD(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    learn.fit(1)
+    assert learn.opt is opt and any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_callbacks_are_held_in_an_L_as_the_course_does():
+    cb = Callback()
+    assert isinstance(Learner(linear_model()).cbs, fc.L) and Learner(linear_model()).cbs == []
+    assert Learner(linear_model(), cbs=cb).cbs == [cb]
+    assert Learner(linear_model(), cbs=(cb, cb)).cbs == [cb, cb]
+
+
+def test_lr_find_is_a_function_and_a_learner_method():
+    assert Learner.lr_find is lr_find
+
+
 class HandSGD:
     "A from-scratch optimizer with only step/zero_grad (no param_groups), as written in the lesson."
     def __init__(self, params, lr, wd=0.):
@@ -286,14 +308,31 @@ def test_progress_cb_feeds_live_graph(make_dls, monkeypatch, capsys):
     mcb = MetricsCB()
     pcb = ProgressCB(plot=True)
     learn = TrainLearner(linear_model(), make_dls(64, n_train=256, n_valid=128), F.cross_entropy, cbs=[mcb, pcb])
+    pcb.graph_every = 1e9  # no redraw between batches: one at the end of each epoch
     learn.fit(2)
-    # 4 training batches per epoch: no graph until the first validation, then one per batch and per epoch.
-    assert len(pcb.losses) == 8 and len(graphs) == 1 + 4 + 1
+    assert len(pcb.losses) == 8 and len(graphs) == 2
     (tx, ty), (vx, vy) = graphs[-1]
     assert tx == list(range(8)) and ty == pcb.losses and vx == [4, 8] and len(vy) == 2
     val_rows = [r for r in table_rows(capsys.readouterr().out) if r[-1] == 'eval']
     assert [f'{v:.3f}' for v in vy] == [r[0] for r in val_rows]
     assert '_log' not in vars(mcb)  # the metrics get their own logger back after the fit
+
+
+def test_progress_cb_redraws_between_batches_at_most_every_graph_every_seconds(make_dls, monkeypatch):
+    now = [0]
+    monkeypatch.setattr(learner_mod, '_clock', lambda: now[0])
+    class Tick(Callback):  # every batch takes 10 s; drawing takes none
+        def before_batch(self, learn): now[0] += 10
+    drawn = []
+    class RecordingBar(ConsoleMasterBar):
+        def update_graph(self, g, x_bounds=None, y_bounds=None): drawn.append(len(g[0][1]))
+    monkeypatch.setattr(learner_mod, 'master_bar', RecordingBar)
+    pcb = ProgressCB(plot=True)
+    pcb.graph_every = 25
+    TrainLearner(linear_model(), make_dls(64, n_train=256, n_valid=128), F.cross_entropy, cbs=[Tick(), pcb]).fit(2)
+    # 4 training batches and 1 validation batch an epoch: drawn at the end of epoch 0 (t=50), then not
+    # before t=75 (batch 7 of 8, t=80), and at the end of epoch 1 with every loss.
+    assert drawn == [4, 7, 8]
 
 
 def test_progress_cb_notebook_bars_draw_graph(make_dls, monkeypatch, capsys):
