@@ -91,8 +91,8 @@ def _error_of(cell) -> str | None:
 
 
 def _reported(executed) -> dict:
-    """The outcomes the check cells recorded, read from the report cell's output."""
-    for cell in executed["cells"]:
+    """The outcomes the check cells recorded, read from the report cell's output (the last cell)."""
+    for cell in executed["cells"][-1:]:
         for out in cell.get("outputs", []):
             for line in str(out.get("text", "")).splitlines():
                 if line.startswith(RESULTS_MARK):

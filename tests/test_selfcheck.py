@@ -5,11 +5,11 @@ exercise each), correct classes over a parent with a catalogued mistake, an adde
 answer uses, reordered cells, course cells edited outside the answers, deleted cells and an unfilled
 exercise. It is graded once with the real command line, and self-checked notebook by notebook.
 """
-import copy
 import csv
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -17,8 +17,14 @@ import pytest
 
 from autograde import cases, mistakes, reference
 from autograde.cases import EXERCISES
+from autograde.sandbox import Limits
 from autograde.selfcheck import fresh_copy, released_lesson, self_check, written_answers
 from corpus import notebook_with
+
+# One class graded and fourteen notebooks self-checked: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(3600)
+# Generous limits: a time-out on a busy machine must not pass for a verdict.
+LIMITS = Limits(wall_s=900, cell_s=300)
 
 LESSON = reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
 HELPER = "def ema(avg, new, mom):\n    return avg * mom + new * (1 - mom)\n"
@@ -141,7 +147,9 @@ def grade_verdicts(notebooks) -> dict:
 
 @pytest.fixture(scope="module")
 def self_checks(notebooks) -> dict:
-    return {sid: self_check(path) for sid, path in notebooks["paths"].items()}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {sid: pool.submit(self_check, path, limits=LIMITS) for sid, path in notebooks["paths"].items()}
+        return {sid: f.result() for sid, f in futures.items()}
 
 
 def test_the_self_check_gives_grading_s_verdict_for_every_notebook_and_exercise(grade_verdicts, self_checks):
@@ -202,7 +210,7 @@ def test_the_self_check_compares_with_the_released_lesson_not_the_file_it_checks
     edited.cells[_index(edited, "momentum")].source = MOMENTUM_WITH_HELPER
     path = tmp_path / "accel_sgd.ipynb"
     nbformat.write(edited, path)
-    result = self_check(path)
+    result = self_check(path, limits=LIMITS)
     assert result.outcomes["momentum"].status == "pass", result.outcomes["momentum"].message
 
 

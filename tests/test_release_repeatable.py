@@ -1,0 +1,79 @@
+"""Releasing again changes nothing that does not matter: a fresh clone is clean after `make demo`.
+
+visible_expected.json is rewritten only when its numbers move beyond the visible checks' own
+tolerances, so another CPU's last-bit rounding leaves the committed file alone.
+"""
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograde import reference
+from autograde.release import write_visible_expected
+from autograde.visible import EXPECTED_PATH
+from autograde.visible_build import same_within_tolerance
+
+ROOT = reference.REPO_ROOT
+WITHOUT_EDITABLE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+                    "if 'editable' not in getattr(f, '__module__', '')]; ")
+
+
+def _scaled(data, factor):
+    """Every float in the data multiplied by factor."""
+    if isinstance(data, dict):
+        return {k: _scaled(v, factor) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_scaled(v, factor) for v in data]
+    return data * factor if isinstance(data, float) else data
+
+
+@pytest.fixture(scope="module")
+def committed() -> dict:
+    return json.loads(EXPECTED_PATH.read_text())
+
+
+def test_last_bit_differences_are_the_same_expectations(committed):
+    assert same_within_tolerance(committed, _scaled(committed, 1 + 1e-12))
+
+
+def test_a_difference_the_checks_would_see_is_not(committed):
+    assert not same_within_tolerance(committed, _scaled(committed, 1 + 1e-3))
+
+
+def test_a_changed_hint_is_not(committed):
+    changed = copy.deepcopy(committed)
+    changed["adam"]["mistakes"][0]["hint"] += " More."
+    assert not same_within_tolerance(committed, changed)
+
+
+def test_release_leaves_a_file_that_differs_only_in_the_last_bits_alone(committed, tmp_path):
+    path = tmp_path / "visible_expected.json"
+    text = json.dumps(_scaled(committed, 1 + 1e-12), indent=1, sort_keys=True) + "\n"
+    path.write_text(text)
+    write_visible_expected(path)
+    assert path.read_text() == text
+
+
+def test_release_rewrites_a_file_whose_numbers_moved(committed, tmp_path):
+    path = tmp_path / "visible_expected.json"
+    path.write_text(json.dumps(_scaled(committed, 1.01)))
+    write_visible_expected(path)
+    assert same_within_tolerance(json.loads(path.read_text()), committed)
+
+
+def test_a_fresh_clone_is_clean_after_make_demo(tmp_path):
+    """`git clone` of this repository (its last commit), then `autograde demo` (what `make demo` runs) there."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(clone), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    demo = subprocess.run([sys.executable, "-c", WITHOUT_EDITABLE + "from autograde.cli import main; "
+                           "raise SystemExit(main(['demo']))"], cwd=clone, env=env, capture_output=True, text=True,
+                          timeout=1500)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True)
+    assert status.stdout == ""
