@@ -139,6 +139,12 @@ def bwrap_available() -> bool:
     return _bwrap_path() is not None
 
 
+def kernel_uid() -> int:
+    """The uid student kernels run as (for `autograde doctor`): KERNEL_USER's when the grader is root
+    and the sandbox can drop to it, else the grader's own."""
+    return KERNEL_USER[0] if bwrap_available() and _drops_user() else os.geteuid()
+
+
 def _miniai_cache() -> Path:
     """miniai's dataset cache folder, by miniai.datasets._cache_root's rule (not imported: it pulls torch)."""
     if os.environ.get("MINIAI_CACHE"):

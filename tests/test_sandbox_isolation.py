@@ -105,6 +105,7 @@ def test_the_kernel_is_not_root_and_cannot_read_etc_shadow(tmp_path):
     assert uid != 0 and gid != 0
     if os.geteuid() == 0:
         assert (uid, gid) == sandbox.KERNEL_USER
+    assert uid == sandbox.kernel_uid()
     assert text(result, 1) == "False\n"
 
 
@@ -150,6 +151,16 @@ def test_a_forged_status_or_notebook_changes_nothing(tmp_path):
     assert "FORGED" not in result.message and "FORGED" not in json.dumps(result.notebook["metadata"])
     assert "runner pipe: PermissionError" in text(result, 0).splitlines()
     assert text(result, 1) == "last\n"
+
+
+@needs_bwrap
+def test_a_kernel_that_kills_its_runner_gets_a_dead_kernel_not_a_grader_error(tmp_path):
+    result = run(tmp_path, "print('first')", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+                 "print('never')")
+    assert result.status == "dead"
+    assert result.message.startswith("The run stopped while running cell #2 (`import os, signal`)")
+    assert result.cell_errors == {1: "the kernel died"}
+    assert result.notebook["cells"][0]["outputs"][0]["text"] == "first\n"
 
 
 PLANT_PROBES = """import os
