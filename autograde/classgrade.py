@@ -122,7 +122,8 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     # them (judge.reference_data holds a lock); other processes read the finished disk cache.
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        db_future = pool.submit(gradebook.create, output.db_url, reference.ASSIGNMENT, course.root)
+        db_future = pool.submit(gradebook.create, output.db_url, reference.ASSIGNMENT, course.root,
+                                reference.ASSIGNMENT, course.course_id)
         graded, reference_future = [], None
         if any(_is_json(text) for _, text in texts):  # nothing to judge when all are reused or unreadable
             reference_future = pool.submit(grade._warm_reference, graded_course)

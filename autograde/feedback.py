@@ -282,7 +282,8 @@ def render_feedback(result: dict) -> str:
     run_message = result.get("message") or ""
     answers = answer_sources(result.get("executed"))
     head = (f"<h1>Feedback: {esc(result['assignment_id'])}</h1>"
-            f'<p class="muted">Notebook {esc(result["notebook_id"])} \u00b7 student {esc(result["student_id"])}</p>')
+            f'<p class="muted">Notebook {esc(result["notebook_id"])} \u00b7 student {esc(result["student_id"])}'
+            + (f' \u00b7 submitted {esc(result["timestamp"])}' if result.get("timestamp") else "") + "</p>")
     pending = (f"<p>Written answers: {fmt(t['pending'])} more points, pending: graded by hand.</p>"
                if t["pending"] else "")
     hand = (f"<p>Written answers graded by hand: {fmt(t['hand_score'])} / {fmt(t['hand_graded_max'])}.</p>"

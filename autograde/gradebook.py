@@ -35,20 +35,20 @@ def _open(db_url: str, course_id: str = ""):
             yield gb
 
 
-def has_assignment(db_url: str, assignment: str, notebook: str) -> bool:
+def has_assignment(db_url: str, assignment: str, notebook: str, course_id: str = "") -> bool:
     from nbgrader.api import MissingEntry
     try:
-        with _open(db_url) as gb:
+        with _open(db_url, course_id) as gb:
             return len(gb.find_notebook(notebook, assignment).grade_cells) > 0
     except (MissingEntry, Exception):  # no database yet, or one nbgrader cannot open: build it
         return False
 
 
 def create(db_url: str, assignment: str = reference.ASSIGNMENT, course_root: Path = reference.REPO_ROOT,
-           notebook: str = reference.ASSIGNMENT) -> str:
+           notebook: str = reference.ASSIGNMENT, course_id: str = "") -> str:
     """A gradebook holding the assignment's structure (nbgrader's generate_assignment records it,
     unless it is there already, e.g. after `autograde release`); returns db_url."""
-    if not has_assignment(db_url, assignment, notebook):
+    if not has_assignment(db_url, assignment, notebook, course_id):
         generate_lesson(None, assignment, db_url=db_url, course_root=course_root)
     return db_url
 
