@@ -139,6 +139,46 @@ class RecorderCB(Callback):
     def after_fit(self, learn): del self.learn; self.learn = None
 """,
     },
+    # Unusual but correct: their own __init__ without super(), extra attributes, a call to the parent's
+    # opt_step with the averaged gradient, a callback with its own state.
+    "unusual": {
+        "momentum": """class Momentum(SGD):
+    def __init__(self, params, lr, wd=0., mom=0.9):
+        SGD.__init__(self, params, lr, wd)
+        self.mom, self.steps_seen = mom, 0
+
+    def opt_step(self, p):
+        if not hasattr(p, 'grad_avg'): p.grad_avg = torch.zeros_like(p.grad)
+        p.grad_avg.mul_(self.mom).add_(p.grad, alpha=1 - self.mom)
+        raw, p.grad = p.grad, p.grad_avg
+        super().opt_step(p)
+        p.grad = raw
+        self.steps_seen += 1
+""",
+        "adam": """class Adam(SGD):
+    def __init__(self, params, lr, wd=0., beta1=0.9, beta2=0.99, eps=1e-5):
+        self.params, self.lr, self.wd, self.i = list(params), lr, wd, 0
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.moments = {}
+
+    def opt_step(self, p):
+        m, v = self.moments.get(p, (torch.zeros_like(p), torch.zeros_like(p)))
+        m = self.beta1 * m + (1 - self.beta1) * p.grad
+        v = self.beta2 * v + (1 - self.beta2) * p.grad * p.grad
+        self.moments[p] = (m, v)
+        t = self.i + 1
+        p -= self.lr * (m / (1 - self.beta1 ** t)) / ((v / (1 - self.beta2 ** t)) + self.eps).sqrt()
+""",
+        "epoch_sched_cb": """class EpochSchedCB(BaseSchedCB):
+    def __init__(self, sched):
+        super().__init__(sched)
+        self.epochs_stepped = 0
+
+    def after_epoch(self, learn):
+        if learn.training: self.epochs_stepped += 1
+        super()._step(learn)
+""",
+    },
 }
 
 

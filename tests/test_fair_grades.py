@@ -42,10 +42,10 @@ def test_the_registry_knows_what_builds_on_what():
 def test_a_parents_mistakes_cost_nothing_in_the_exercises_built_on_it(parent, test_id):
     """Student: the parent with each of its catalogued mistakes, the child written their own way."""
     child = cases.TESTS[test_id].exercise
-    own_child = CORRECT_VARIANTS["inplace_ops"].get(child) or CORRECT_VARIANTS["state_in_a_dict"].get(child)
     sol = reference.solution_sources()
-    for m in mistakes.affecting(parent):
-        student = {**mistakes.variant_sources(m, sol), **({child: own_child} if own_child else {})}
+    children = [v[child] for v in CORRECT_VARIANTS.values() if child in v] or [sol[child]]
+    for m, own_child in [(m, c) for m in mistakes.affecting(parent) for c in children]:
+        student = {**mistakes.variant_sources(m, sol), child: own_child}
         scores = {t: verdict(student, t).score for t in exercise_tests(parent)}
         scores[test_id] = verdict(student, test_id).score
         assert min(scores[t] for t in exercise_tests(parent)) < 1, m.key  # charged in its own exercise
