@@ -281,7 +281,8 @@ def test_the_hidden_short_run_is_deterministic_and_leaves_torchs_setting_as_it_w
 
 # --------------------------------------------------------------------------- through the real grader
 
-OOM_ADAM = "\nraise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')\n"
+# The Adam cell stops at its first line, as when a student's big allocation there fails: no Adam class.
+OOM_ADAM = "raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')\n"
 SHOW_ENV = ("import os\nprint('GPU env:', repr(os.environ.get('CUDA_VISIBLE_DEVICES')), "
             "os.environ.get('PYTORCH_CUDA_ALLOC_CONF'), os.environ.get('CUBLAS_WORKSPACE_CONFIG'))")
 
@@ -300,7 +301,7 @@ def graded_on_a_fake_gpu(tmp_path_factory):
     from corpus import notebook_with
     lesson = nbformat.read(reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
     sol = reference.solution_sources()
-    nb = notebook_with(lesson, {**sol, "adam": sol["adam"] + OOM_ADAM}, extra_cells=[(2, SHOW_ENV)])
+    nb = notebook_with(lesson, {**sol, "adam": OOM_ADAM + sol["adam"]}, extra_cells=[(2, SHOW_ENV)])
     old = os.environ.get("AUTOGRADE_CACHE")
     os.environ["AUTOGRADE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     try:
