@@ -27,6 +27,9 @@ step "0. the machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0))"
 nproc; command -v bwrap || echo "no bwrap: kernels run unsandboxed here (the doctor says so)"
+for gib in 8 32 256; do  # the sandbox caps a kernel's address space (Limits.memory_bytes, 8 GiB): does CUDA start under it?
+  "$PY" -c "import resource; resource.setrlimit(resource.RLIMIT_AS, ($gib << 30, $gib << 30)); import torch; torch.zeros(1, device='cuda'); print('CUDA starts under RLIMIT_AS $gib GiB')" 2>&1 | tail -1
+done
 step "1. autograde doctor"
 timeout 150 "$PY" -m autograde.cli doctor; echo "doctor exit status: $?"
 step "2. GPU tests"

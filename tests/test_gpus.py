@@ -198,6 +198,22 @@ def test_the_grader_pins_its_own_reference_runs_to_the_first_grading_gpu():
     assert environ["CUDA_VISIBLE_DEVICES"] == ""
 
 
+def test_the_grade_command_refuses_a_gpu_it_does_not_have(tmp_path):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
+    out = subprocess.run([sys.executable, "-m", "autograde.cli", "grade", str(tmp_path / "class"), "--out",
+                          str(tmp_path / "out"), "--gpus", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == (
+        "autograde grade: --gpus 2: GPU(s) 2 not available here; the GPUs grading may use are: 0,1 "
+        "(CUDA_VISIBLE_DEVICES, else all that torch sees)")
+
+
+def test_the_reference_runs_device_kind_names_the_device():
+    from miniai.conv import def_device
+    want = f"cuda:{torch.cuda.get_device_name(0)}" if def_device == "cuda" else def_device
+    assert gpus.device_kind() == want
+
+
 def test_out_of_gpu_memory_feedback_says_so_and_names_the_share():
     message = gpus.explain_oom("Your Adam cell failed (OutOfMemoryError: CUDA out of memory.), so this test "
                                "could not run.", Slot("0", 0.45))
