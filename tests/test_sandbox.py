@@ -95,10 +95,10 @@ def test_cell_that_ignores_the_interrupt_ends_the_run(tmp_path, monkeypatch):
 def test_wall_limit_stops_the_notebook_and_keeps_earlier_work(tmp_path):
     loop = "while True: pass"
     result, workdir = run(tmp_path, WRITE_PROBE.format(name="before"), loop, loop, loop, loop, loop,
-                          limits=Limits(wall_s=6, cell_s=2))
+                          limits=Limits(wall_s=12, cell_s=2))  # room for a kernel start on a loaded machine
     assert result.status == "timeout"
-    assert "6 s time limit" in result.message
-    assert result.seconds < 12
+    assert "12 s time limit" in result.message
+    assert result.seconds < 20
     assert "before" in result.probes
     assert 0 in result.cell_seconds  # the partial notebook and timings came back
     assert result.cell_errors[1] == "timed out after 2 s"
@@ -209,7 +209,7 @@ def test_background_processes_do_not_survive(tmp_path, monkeypatch, mode, stop):
     if stop == "wall":
         cells.append("import time\ntime.sleep(300)")
     with pytest.warns(RuntimeWarning) if mode == "fallback" else contextlib.nullcontext():
-        result, _ = run(tmp_path, *cells, limits=Limits(wall_s=5 if stop == "wall" else 60))
+        result, _ = run(tmp_path, *cells, limits=Limits(wall_s=12 if stop == "wall" else 60))
     assert text(result, 0) == "started\n"
     assert result.status == ("timeout" if stop == "wall" else "ok")
     assert not _processes_with_arg(marker)
