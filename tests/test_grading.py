@@ -96,6 +96,7 @@ def _class():
         "fault_infinite_loop": notebook_with(lesson, {**sol, "sgd": sol["sgd"].replace(
             "p -= self.lr * p.grad", "while True: pass")}),
         "fault_os_exit": notebook_with(lesson, {**sol, "epoch_sched_cb": "import os; os._exit(3)"}),
+        "fault_os_exit_momentum": notebook_with(lesson, {**sol, "momentum": "import os; os._exit(1)"}),
         "fault_memory_bomb": notebook_with(lesson, {**sol, "adam": sol["adam"] + "\nhog = [bytearray(2**28) for _ in range(10**4)]\n"}),
         "fault_syntax_error": notebook_with(lesson, {**sol, "rmsprop": broken_rmsprop}),
         "fault_huge_print": notebook_with(lesson, {**sol, "momentum": sol["momentum"] + "\nprint('x' * 10_000_000)\n"}),
@@ -203,11 +204,18 @@ def test_an_infinite_loop_costs_only_its_own_tests(graded):
     assert "timed out" in graded["cells"]["fault_infinite_loop"]["test_sgd_small"]["message"]
 
 
-def test_a_dead_kernel_keeps_the_points_earned_before(graded):
-    cells = graded["cells"]["fault_os_exit"]
-    assert failed_tests(graded, "fault_os_exit") == {"test_epoch_sched_cb", "test_batch_sched_cb_onecycle"}
-    assert "died" in cells["test_epoch_sched_cb"]["message"]
-    assert auto_score(graded, "fault_os_exit") == AUTO_MAX - 3
+@pytest.mark.parametrize("sid,exercise,tests", [
+    ("fault_os_exit", "EpochSchedCB", {"test_epoch_sched_cb"}),
+    ("fault_os_exit_momentum", "Momentum", {"test_momentum_small", "test_momentum_run"}),
+])
+def test_a_cell_that_kills_the_kernel_costs_only_its_own_exercise(graded, sid, exercise, tests):
+    # The kernel is restarted and the notebook runs again without that cell (issue 9.3).
+    cells = graded["cells"][sid]
+    assert failed_tests(graded, sid) == tests
+    assert auto_score(graded, sid) == AUTO_MAX - sum(float(cells[t]["max_score"]) for t in tests)
+    assert all(f"Your {exercise} cell failed (the kernel died)" in cells[t]["message"] for t in tests)
+    page = (graded["out"] / "feedback" / sid / "accel_sgd" / "accel_sgd.html").read_text()
+    assert "it was restarted and the notebook ran again without that cell" in page
 
 
 def test_a_memory_bomb_is_stopped_and_graded(graded):
