@@ -56,9 +56,11 @@ def cmd_grade(args) -> int:
 def cmd_feedback(args) -> int:
     from .classgrade import rebuild_feedback
     course = _course(args)
-    pages = rebuild_feedback(course, Path(args.out) if args.out else None)
+    out = course.output(Path(args.out) if args.out else None)
+    pages = rebuild_feedback(course, out.root)
+    root = "" if out.root == course.root else f" --CourseDirectory.root={out.root}"
     print(f"wrote {len(pages)} feedback page(s) from the gradebook (hand scores, overrides, comments) into "
-          f"{pages[0].parents[2]}/. Next: nbgrader release_feedback {reference.ASSIGNMENT}")
+          f"{out.feedback}/. Next: nbgrader release_feedback {reference.ASSIGNMENT}{root}")
     return 0
 
 

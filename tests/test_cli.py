@@ -15,7 +15,7 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']
 
 def autograde(*args, timeout=900):
     return subprocess.run([sys.executable, "-m", "autograde.cli", *args], capture_output=True, text=True,
-                          env=ENV, timeout=timeout)
+                          env=ENV, timeout=timeout, cwd=reference.REPO_ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,10 @@ def test_self_check_names_the_mistakes_it_sees():
 
 
 def test_grade_refuses_an_empty_folder(tmp_path):
-    proc = autograde("grade", str(tmp_path), "--out", str(tmp_path / "out"))
-    assert proc.returncode != 0 and "no submissions found" in proc.stderr
+    (tmp_path / "submitted").mkdir()
+    proc = autograde("grade", str(tmp_path / "submitted"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert f"autograde grade: no submissions found under {tmp_path / 'submitted'}" in proc.stderr
 
 
 def test_grading_unchanged_notebooks_again_reuses_every_result(demo, tmp_path):
@@ -84,3 +86,9 @@ def test_grading_unchanged_notebooks_again_reuses_every_result(demo, tmp_path):
     assert "2 submission(s) unchanged" in proc.stderr
     assert "alice    20.00/24.0" in proc.stdout and "adam_eps_outside, momentum_undampened" in proc.stdout
     assert (out / "feedback" / "bob" / "accel_sgd" / "accel_sgd.html").exists()
+
+
+def test_feedback_before_any_grading_says_what_to_run(tmp_path):
+    proc = autograde("feedback", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert f"autograde feedback: nothing graded into {tmp_path} yet" in proc.stderr and "run autograde grade first" in proc.stderr
