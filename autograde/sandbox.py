@@ -35,13 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from autograde import kernel_runner, sandbox_mounts, sandbox_sweep
+from autograde import kernel_runner, runner_channel, sandbox_mounts, sandbox_sweep
 from autograde.cgroups import SubmissionCgroup
 from autograde.sandbox_events import RunnerReport, executed_notebook, read_events, summarize
 
 log = logging.getLogger(__name__)
 
 RUNNER = Path(kernel_runner.__file__).resolve()
+RUNNER_FILES = (RUNNER, Path(runner_channel.__file__).resolve())  # what runs inside besides Python
 KERNEL_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
 SCRATCH_BYTES = 2 * 2**30  # size cap of the private /tmp and /dev/shm (RAM-backed, not under RLIMIT_AS)
 INTERRUPT_GRACE_S = 10  # a timed-out cell that has not stopped this long after the interrupt ends the run
@@ -154,7 +155,7 @@ def _miniai_cache() -> Path:
 
 def _needed() -> list[Path]:
     """What every kernel needs whatever the caller exposes: the interpreter, the venv, the runner, data."""
-    return sorted({RUNNER, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
+    return sorted({*RUNNER_FILES, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
                    Path(sys.base_exec_prefix), Path(sys.executable).resolve().parent, _miniai_cache()})
 
 
@@ -175,42 +176,6 @@ def _drain(pipe, keep: bytearray) -> None:
         keep += chunk
         del keep[:-LOG_TAIL_BYTES]
     pipe.close()
-
-
-def _pids_with_marker(marker: bytes) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as f:
-                if marker in f.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:  # gone, or not ours
-            pass
-    return found
-
-
-def _kill_leftovers(run_id: str, patience_s: float = 3.0) -> int:
-    """SIGKILL every process still carrying this run's AUTOGRADE_RUN_ID.
-
-    Inside bwrap the pid namespace already takes everything down with the runner;
-    this is the safety net, and the only net in fallback mode (where a process
-    started with a new session escapes the process-group kill)."""
-    marker = f"AUTOGRADE_RUN_ID={run_id}".encode()
-    deadline, killed = time.monotonic() + patience_s, 0
-    while pids := _pids_with_marker(marker):
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except OSError:
-                pass
-        if time.monotonic() > deadline:
-            log.error("processes %s of run %s would not die", pids, run_id)
-            break
-        time.sleep(0.05)
-    return killed
 
 
 def _kernel_env(workdir: Path, tmp: str, run_id: str, extra: dict | None) -> dict:
@@ -314,7 +279,7 @@ def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
         except OSError:
             pass
         proc.wait()
-        _kill_leftovers(run_id)
+        sandbox_sweep.kill_leftovers(run_id)
         if cgroup is not None:
             cgroup.close()
         for t in threads:

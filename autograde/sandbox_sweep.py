@@ -1,10 +1,11 @@
-"""Leftovers of a grading run that was killed: /tmp/autograde-* folders and empty cgroups.
+"""Leftovers: the processes of a finished run, and what a killed grading run left behind
+(/tmp/autograde-* folders and empty cgroups).
 
-A run cleans up after itself, but a grader killed with SIGKILL (or a machine that lost power)
-leaves its working folders and cgroups behind. Each is named after the process that made it
-(`autograde-<pid>-...`), so the next grader removes those whose process is gone, once, at its
-first run; folders named without a pid (older versions, `autograde check`) go once they are an
-hour old, as miniai does with its `.building-*` folders.
+A run kills what is left of its processes (`kill_leftovers`) and cleans up after itself, but a
+grader killed with SIGKILL (or a machine that lost power) leaves its working folders and cgroups
+behind. Each is named after the process that made it (`autograde-<pid>-...`), so the next grader
+removes those whose process is gone, once, at its first run; folders named without a pid (older
+versions, `autograde check`) go once they are an hour old, as miniai does with `.building-*`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +26,42 @@ log = logging.getLogger(__name__)
 PREFIX = "autograde-"
 STALE_S = 3600  # a folder without an owner pid this old is a leftover (a run lasts minutes)
 _OWNER = re.compile(r"autograde-(\d+)-")
+
+
+def _pids_with_marker(marker: bytes) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except OSError:  # gone, or not ours
+            pass
+    return found
+
+
+def kill_leftovers(run_id: str, patience_s: float = 3.0) -> int:
+    """SIGKILL every process still carrying this run's AUTOGRADE_RUN_ID.
+
+    Inside bwrap the pid namespace already takes everything down with the runner;
+    this is the safety net, and the only net in fallback mode (where a process
+    started with a new session escapes the process-group kill)."""
+    marker = f"AUTOGRADE_RUN_ID={run_id}".encode()
+    deadline, killed = time.monotonic() + patience_s, 0
+    while pids := _pids_with_marker(marker):
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            log.error("processes %s of run %s would not die", pids, run_id)
+            break
+        time.sleep(0.05)
+    return killed
 
 
 def workdir_prefix() -> str:
