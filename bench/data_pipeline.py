@@ -8,18 +8,22 @@
     before the speed-up, and what a random augmentation costs every epoch).
 (c) tensors: fashion_tensors() -> tensor_dls (whole batches cut from in-memory tensors).
 
-Each trains the same seeded model (GeneralRelu + BatchNorm CNN, AdamW lr 6e-3, batch 1024) for two epochs
-on the 60k training images, scoring the 10k test images after each; we time the setup (loading), each
-epoch (train + test pass) and, afterwards, one pass over the data with no model ("data only").
-The goal: an epoch of (a) within 1.3x of (c).
+Each trains its own copy of the same seeded model (GeneralRelu + BatchNorm CNN, AdamW lr 6e-3, batch
+1024) on the 60k training images, scoring the 10k test images after each epoch. Timed: the setup
+(loading), the first epoch (train + test pass), then --rounds more epochs taken in turns (one epoch of
+each pipeline per round, so that a change in the machine's load hits every pipeline alike; the median is
+reported), and afterwards one pass over the data with no model ("data only").
+The goal: an epoch of (a) within 1.3x of (c). (The test accuracies differ a little: taking turns, the
+pipelines draw their shuffles from torch's one global generator in turns.)
 
-    python bench/data_pipeline.py [--num-workers N [N ...]] [--threads N] [--sample]
+    python bench/data_pipeline.py [--num-workers N [N ...]] [--rounds R] [--threads N] [--sample]
 
 Timings on a shared machine are only meaningful when it is otherwise idle: the load average is printed
 before and after so a busy run can be spotted (and torch's threads suffer most from contention).
 """
 import argparse
 import os
+import statistics
 import sys
 import time
 from functools import partial
@@ -38,7 +42,7 @@ from miniai.fashion import fashion_tensors, load_fashion_mnist, tensor_dls  # no
 from miniai.init import GeneralRelu, get_model, init_weights  # noqa: E402
 from miniai.learner import Callback, DeviceCB, MetricsCB, TrainLearner  # noqa: E402
 
-BS, LR, MEAN, STD, EPOCHS = 1024, 6e-3, 0.28, 0.35, 2
+BS, LR, MEAN, STD = 1024, 6e-3, 0.28, 0.35
 
 
 @inplace
@@ -77,8 +81,8 @@ class EpochTimes(Callback):
         if not learn.training: self.times.append(time.perf_counter() - self.t)
 
 
-def train(dls):
-    "Per-epoch seconds and the final test accuracy of the seeded lesson model trained EPOCHS epochs."
+def learner(dls):
+    "The seeded lesson model, ready to train on `dls`; its EpochTimes and MetricsCB callbacks."
     set_seed(42)
     act = partial(GeneralRelu, leak=0.1, sub=0.4)
     model = get_model(act, norm=nn.BatchNorm2d).apply(partial(init_weights, leaky=0.1))
@@ -86,8 +90,12 @@ def train(dls):
     metrics._log = lambda d: None  # keep the output to the summary below
     learn = TrainLearner(model, dls, nn.functional.cross_entropy, lr=LR,
                          cbs=[DeviceCB(), metrics, clock], opt_func=torch.optim.AdamW)
-    learn.fit(EPOCHS)
-    return clock.times, metrics.metrics['accuracy'].compute().item()  # the last epoch run was the test pass
+    return learn, clock, metrics
+
+
+def one_epoch(learn, clock):
+    learn.fit(1)
+    return clock.times[-1]
 
 
 def load(): return ' '.join(f'{o:.1f}' for o in os.getloadavg())
@@ -99,6 +107,7 @@ def main():
     p.add_argument('--num-workers', type=int, nargs='+', default=sorted({0, default_workers}),
                    help="DataLoader workers for the lesson pipeline, one row each; default: 0 and the lesson's "
                         f"min(4, cores) = {default_workers}")
+    p.add_argument('--rounds', type=int, default=3, help="epochs after the first, taken in turns (default 3)")
     p.add_argument('--threads', type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument('--sample', action='store_true', help="use the small committed sample (a quick smoke run)")
     args = p.parse_args()
@@ -110,25 +119,34 @@ def main():
     runs += [('lesson with cache=False (transform every epoch), num_workers=0',
               partial(lesson_dls, num_workers=0, cache=False)),
              ('tensors: fashion_tensors + tensor_dls, num_workers=0', tensors_dls)]
-    rows = []
+    state = []
     for name, make in runs:
         dls, setup = timed(make, args.sample)
-        (times, acc), _ = timed(train, dls)
+        learn, clock, metrics = learner(dls)
+        first = one_epoch(learn, clock)
+        state.append((name, dls, learn, clock, metrics, setup, first))
+        print(f"{name}: setup {setup:.2f}s, first epoch {first:.2f}s", flush=True)
+    later = {name: [] for name, *_ in state}
+    for r in range(args.rounds):
+        for name, _, learn, clock, *_ in state: later[name].append(one_epoch(learn, clock))
+        print(f"round {r + 1}: " + ", ".join(f"{later[n][-1]:.2f}s" for n, *_ in state) + f"; load {load()}", flush=True)
+    rows = []
+    for name, dls, learn, clock, metrics, setup, first in state:
         _, data_s = timed(data_only, dls)
-        rows.append((name, setup, times[0], sum(times[1:]) / len(times[1:]), data_s, acc))
-        print(f"{name}: setup {setup:.2f}s, first epoch {times[0]:.2f}s, later epochs {rows[-1][3]:.2f}s, "
-              f"data only {data_s:.2f}s, test accuracy {acc:.4f}", flush=True)
-    _, _, first_t, later_t, data_t, _ = rows[-1]
+        acc = metrics.metrics['accuracy'].compute().item()  # the last epoch run was the test pass
+        rows.append((name, setup, first, statistics.median(later[name]), data_s, acc))
+        print(f"{name}: later epochs {rows[-1][3]:.2f}s (median), data only {data_s:.2f}s, test accuracy {acc:.4f}")
+    _, _, first_t, later_t, _, _ = rows[-1]
     print(f"load average after: {load()}\n")
-    for name, _, first, later, _, _ in rows[:-1]:
-        print(f"{name} vs tensors: later epochs {later / later_t:.2f}x as long, first epoch {first / first_t:.2f}x")
-    print(f"\nOne epoch ({len(dls.train.dataset):,} train + {len(dls.valid.dataset):,} test images, batch {BS}), "
-          f"{EPOCHS} epochs a run, on {common.machine_line()}\n")
+    for name, _, first, lat, _, _ in rows[:-1]:
+        print(f"{name} vs tensors: later epochs {lat / later_t:.2f}x as long, first epoch {first / first_t:.2f}x")
+    print(f"\nOne epoch ({len(dls.train.dataset):,} train + {len(dls.valid.dataset):,} test images, batch {BS}): "
+          f"the first, then the median of {args.rounds} more taken in turns, on {common.machine_line()}\n")
     print("| pipeline | setup (s) | first epoch, train+test (s) | later epochs, train+test (s) "
           "| later vs tensors | first vs tensors | data only, afterwards (s) | test accuracy |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, setup, first, later, data_s, acc in rows:
-        print(f"| {name} | {setup:.2f} | {first:.2f} | {later:.2f} | {later / later_t:.2f}x | {first / first_t:.2f}x "
+    for name, setup, first, lat, data_s, acc in rows:
+        print(f"| {name} | {setup:.2f} | {first:.2f} | {lat:.2f} | {lat / later_t:.2f}x | {first / first_t:.2f}x "
               f"| {data_s:.2f} | {acc:.4f} |")
 
 
