@@ -40,17 +40,24 @@ def cmd_release(args) -> int:
 def cmd_grade(args) -> int:
     _offline_defaults()
     from .classgrade import grade_class
+    from .gpus import for_grading
     t0 = time.monotonic()
     course = _course(args)
+    devices = for_grading(args.gpus, args.per_gpu, args.jobs, args.scheduler)  # before anything starts CUDA
     done = grade_class(course, Path(args.submitted) if args.submitted else None,
-                       Path(args.out) if args.out else None, args.jobs, args.scheduler, args.timeout,
-                       args.cell_timeout, args.regrade)
+                       Path(args.out) if args.out else None, devices.jobs, args.scheduler, args.timeout,
+                       args.cell_timeout, args.regrade, slots=devices.slots)
     _print_table(done.results)
     out = done.output
     print(f"graded {len(done.results)} submission(s) in {time.monotonic() - t0:.1f} s -> {out.root}/: "
           f"{out.autograded.name}/, {out.feedback.name}/, gradebook {out.db_url}; "
           f"grades.csv, cells.csv, report.html in {out.grader}/")
     return _grader_failures(done.results)
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import main as doctor
+    return doctor()
 
 
 def cmd_feedback(args) -> int:
@@ -81,7 +88,7 @@ def _print_table(graded: list[dict]) -> None:
     for r in graded:
         score, max_score = total(r)
         named = sorted({c["mistake"] for c in r["cells"] if c.get("mistake")})
-        note = r["message"] if r["status"] != "ok" else (", ".join(named) if named else "")
+        note = r["message"] if r["status"] != "ok" else (", ".join(named) if named else r.get("note", ""))
         print(f"{r['student_id']:<{width}}  {score:5.2f}/{max_score:<5.1f}  {note[:90]}")
 
 
@@ -171,7 +178,12 @@ def main(argv=None) -> int:
     g.add_argument("--course", help=course_help)
     g.add_argument("--out", help="default: the course folder, where nbgrader's commands and formgrader look "
                                  "(autograded/, feedback/, gradebook.db; the grader's own files in grader/)")
-    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once on this machine")
+    g.add_argument("--jobs", type=int, help="submissions graded at once on this machine (default: one per GPU "
+                                            "times --per-gpu; without GPUs one per two cores)")
+    g.add_argument("--gpus", help="GPUs to grade on, as nvidia-smi numbers them (e.g. 0,2), or 'none' for the CPU "
+                                  "(default: CUDA_VISIBLE_DEVICES, else every GPU); each kernel sees only its own")
+    g.add_argument("--per-gpu", type=int, help="submissions sharing one GPU at once, each capped at its share of "
+                                               "the GPU's memory (default 1)")
     g.add_argument("--scheduler", help="address of a Dask scheduler to grade on (e.g. tcp://host:8786)")
     g.add_argument("--timeout", type=float, help="wall-clock seconds per submission (default 300)")
     g.add_argument("--cell-timeout", type=float, help="seconds per cell (default 60)")
@@ -191,9 +203,11 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="release the lesson and grade the bundled sample class")
     d.add_argument("--out", default=str(reference.REPO_ROOT / "out" / "demo"))
     d.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    sub.add_parser("doctor", help="what grading will use here (sandbox, GPUs, data, packages) and what is "
+                                  "missing, each with the command that fixes it")
     args = p.parse_args(argv)
     handler = {"release": cmd_release, "grade": cmd_grade, "check": cmd_check, "kit": cmd_kit,
-               "demo": cmd_demo, "feedback": cmd_feedback}[args.cmd]
+               "demo": cmd_demo, "feedback": cmd_feedback, "doctor": cmd_doctor}[args.cmd]
     try:
         return handler(args)
     except KeyboardInterrupt as e:

@@ -7,21 +7,23 @@ Only the parent process writes files and the gradebook (one writer: no sqlite lo
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
 import nbformat
 
-from . import cases, reference
+from . import cases, gpus, isolation, reference, sandbox_sweep, schema
 from .notebook import canonical_notebook, graded_cells, prepare, read_submission
 from .sandbox import Limits, run_notebook
 
-MAX_PROBE_BYTES = 20 * 2**20  # a probe file is a few kB; anything huge is not ours
+log = logging.getLogger(__name__)
+MIN_RETEST_S = 30.0  # a second run over the solution's base classes needs at least this much of --timeout
 
 
 @dataclass
@@ -44,24 +46,15 @@ def load_course(assignment_id: str = reference.ASSIGNMENT, limits: Limits | None
 
 
 def _sandbox_views(hidden=()) -> tuple[list[Path], list[Path]]:
-    """What the student's kernel must not see (the course repo, homes, the class) and what it needs back."""
+    """What the student's kernel may read besides the system and Python (the sandbox is an allowlist:
+    the rest of the repository, homes and the class do not exist inside), and folders to hide in it."""
     root = reference.REPO_ROOT
     pkg = root / "autograde"
-    hide = [root, Path.home(), Path("/home"), Path("/root"), *map(Path, hidden)]
-    expose = [root / "miniai", Path(sys.prefix)]
-    expose += [pkg / name for name in ("__init__.py", "cases.py", "compare.py", "probe.py", "visible.py",
-                                       "visible_expected.json")]
-    return hide, [p for p in expose if p.exists()]
-
-
-def _read_probe(probe_dir: Path, test_id: str):
-    path = probe_dir / f"{test_id}.json"
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_PROBE_BYTES:
-            return None
-        return json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):
-        return None
+    from .kit import STUDENT_DATA, STUDENT_MODULES  # what students get anyway, and the hidden tests' probe
+    expose = [root / "miniai", Path(sys.prefix)]  # miniai holds the committed FashionMNIST sample
+    expose += [pkg / f"{name}.py" for name in sorted({*STUDENT_MODULES, "probe"})]
+    expose += [pkg / name for name in STUDENT_DATA]
+    return list(map(Path, hidden)), [p for p in expose if p.exists()]
 
 
 def _cell_index(nb: dict, grade_id: str) -> int | None:
@@ -71,9 +64,9 @@ def _cell_index(nb: dict, grade_id: str) -> int | None:
     return None
 
 
-def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
-    """Grade one notebook's content. Never raises for anything the submission does."""
-    from . import judge
+def grade_submission(course: Course | dict, student_id: str, text: str, slot: gpus.Slot | None = None) -> dict:
+    """Grade one notebook's content. Never raises for anything the submission does.
+    `slot`: the GPU (or CPU) its kernel may use; None: this worker's own (see gpus.py)."""
     course = course if isinstance(course, Course) else Course(**course)
     reference.set_sources(course.solution_sources)
     t0 = time.monotonic()
@@ -88,39 +81,97 @@ def grade_submission(course: Course | dict, student_id: str, text: str) -> dict:
         result.update(status="unreadable", message=f"Your submission could not be graded: {e}.")
         result["cells"] = [_cell_row(c, 0.0 if c["auto"] else None, result["message"]) for c in cells]
         return result
-    with tempfile.TemporaryDirectory(prefix="autograde-") as work:
+    with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
         hide, expose = _sandbox_views(course.hidden)
         threads = str(max(1, course.threads))
         limits = Limits(**course.limits)
         if limits.cpus is None:  # a submission gets its share of the cores, so it cannot slow the others
             limits.cpus = float(max(1, course.threads))
         run = run_notebook(prepared, Path(work), limits=limits, hide=hide, expose=expose,
-                           env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
-        probes = {c["grade_id"]: _read_probe(Path(work) / "probe", c["grade_id"]) for c in cells if c["auto"]}
+                           env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                                **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))})
     t_run = time.monotonic()
     executed = run.notebook
+    verdicts = {c["grade_id"]: _judged(c["grade_id"], run) for c in cells if c["auto"]}
+    try:
+        _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, result["timings"],
+                               dict(hide=hide, expose=expose, env={"OMP_NUM_THREADS": threads,
+                                                                   "MKL_NUM_THREADS": threads,
+                                                                   **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))}))
+    except Exception:  # noqa: BLE001 - the first run's verdicts stand; never lose the submission
+        log.exception("the retest over the solution's base classes failed for %s", student_id)
     for c in cells:
         gid = c["grade_id"]
         if not c["auto"]:
             result["cells"].append(_cell_row(c, None, "Graded by hand."))
             continue
-        verdict = judge.judge(gid, probes[gid])
+        verdict = verdicts[gid]
         message = verdict.message
-        if probes[gid] is None:
+        if verdict.details.get("no_result"):
             message = _why_no_result(executed, run, gid) or message
+            verdict.details = {}
+        message = gpus.explain_oom(message, slot)
         row = _cell_row(c, round(verdict.score * c["points"], 4), message)
         row.update(mistake=verdict.mistake, details=verdict.details)
         result["cells"].append(row)
+    result["note"] = _zero_note(result["cells"], prepared, canon)
     # Errors in cells of a notebook that ran to the end are each test's business, not a run problem.
     result.update(status=run.status, message=run.message if run.status != "ok" else "",
                   executed=executed, sandboxed=run.sandboxed, timed_out_cells=run.timed_out_cells,
-                  timings={"run": round(t_run - t0, 3), "judge": round(time.monotonic() - t_run, 3),
+                  timings={**result["timings"], "run": round(t_run - t0, 3),
+                           "judge": round(time.monotonic() - t_run - result["timings"].get("retest", 0), 3),
                            "cells": {str(k): v for k, v in run.cell_seconds.items()}})
     return result
 
 
+def _judged(test_id: str, run):
+    """The judge's verdict on what one test's probe sent in this run (schema-checked first)."""
+    from . import judge
+    try:
+        data = schema.load_probe(test_id, (getattr(run, "probes", None) or {}).get(test_id))
+    except schema.Malformed as e:
+        return judge.malformed(test_id, e)
+    verdict = judge.judge(test_id, data)
+    if data is None:
+        verdict.details["no_result"] = True
+    return verdict
+
+
+def _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, timings, run_args) -> None:
+    """Tests that lost points while a class they build on also did: run them again over the
+    solution's versions of those classes and keep the better verdict (isolation.py says why)."""
+    retest = [t for t in isolation.to_retest({g: v.score for g, v in verdicts.items()})
+              if not _retest_futile(t, verdicts[t], run, prepared, canon)]
+    remaining = limits.wall_s - (time.monotonic() - t0)
+    if not retest or run.status in ("timeout", "error") or remaining < MIN_RETEST_S:
+        return
+    lost = {cases.TESTS[g].exercise for g, v in verdicts.items() if v.score < 1}
+    again_nb = isolation.retest_notebook(prepared, course.solution_sources, retest, set(run.cell_errors))
+    t_again = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
+        again = run_notebook(again_nb, Path(work), limits=replace(limits, wall_s=remaining), **run_args)
+    for gid in retest:
+        better = _judged(gid, again)
+        if better.score > verdicts[gid].score:
+            better.message = _join(isolation.note(gid, lost), better.message)
+            verdicts[gid] = better
+    timings["retest"] = round(time.monotonic() - t_again, 3)
+
+
+def _retest_futile(test_id: str, verdict, run, prepared, canon) -> bool:
+    """A second run cannot help when the exercise's own cell is the unfilled stub, or when the test
+    cell ran cleanly but recorded nothing (the student's code silenced the probe: it would again)."""
+    exercise = cases.TESTS[test_id].exercise
+    stub = next((c.source for c in canon.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
+    answer = next((c.source for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
+    idx = _cell_index(run.notebook, test_id)
+    silenced = verdict.details.get("no_result") and idx in run.cell_seconds and idx not in run.cell_errors
+    return answer == stub or bool(silenced)
+
+
 def _why_no_result(executed: dict, run, test_id: str) -> str:
-    """Why a test cell left no result: the answer cell it needs failed, the cell itself failed, or the run stopped."""
+    """Why this test left no result: the answer cell it needs failed, the test cell failed, the test
+    cell ran but sent nothing (its probe was replaced), or the run stopped before it."""
     spec = cases.TESTS[test_id]
     for exercise, cname in cases.EXERCISES.items():
         idx = _cell_index(executed, exercise)
@@ -129,7 +180,29 @@ def _why_no_result(executed: dict, run, test_id: str) -> str:
     idx = _cell_index(executed, test_id)
     if idx in run.cell_errors:
         return f"This test could not run: {run.cell_errors[idx]}."
+    if idx in run.cell_seconds and run.status == "ok":
+        return ("This test's cell ran but recorded nothing: code in your notebook replaced or bypassed the "
+                "grader's helpers (for example autograde.probe), so there was nothing to grade. Scores "
+                "come only from the hidden tests' own records.")
     return run.message
+
+
+def _zero_note(rows: list[dict], prepared, canon) -> str:
+    """For a submission that scored nothing automatically: the one line a grade table shows."""
+    auto = [r for r in rows if r["auto"]]
+    if not auto or any(r["score"] for r in auto):
+        return ""
+    stub = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in canon.cells}
+    answers = [c for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") in cases.EXERCISES]
+    if all(c.source == stub.get(c.metadata["nbgrader"]["grade_id"]) for c in answers):
+        return "no answer filled in"
+    if all("recorded nothing" in r["message"] or "is malformed" in r["message"] for r in auto):
+        return "the hidden tests recorded nothing from your classes: see feedback"
+    return "no hidden test passed: see feedback"
+
+
+def _join(*parts) -> str:
+    return " ".join(p for p in parts if p)
 
 
 def _cell_row(cell: dict, score, message: str) -> dict:
@@ -151,8 +224,9 @@ def _progress(total: int):
 
 
 def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, scheduler: str | None = None,
-              on_result=None) -> list[dict]:
+              on_result=None, slots: list | None = None) -> list[dict]:
     """Grade every (student_id, text): local processes (jobs) or a Dask cluster (scheduler address).
+    slots (gpus.Plan.slots): each running submission holds one, so each GPU runs only its share.
     on_result(result) runs as each one finishes, so an interrupted run keeps what it finished."""
     results = []
 
@@ -167,18 +241,20 @@ def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, sched
             from distributed import as_completed as dask_completed
             with Client(scheduler) as client:
                 course_f = client.scatter(course, broadcast=True)
-                futures = [client.submit(grade_submission, course_f, sid, text, pure=False) for sid, text in texts]
+                futures = [client.submit(grade_submission, course_f, sid, text, slots[0] if slots else None, pure=False) for sid, text in texts]
                 for fut in dask_completed(futures):
                     done(fut.result())
         elif jobs <= 1:
             for sid, text in texts:
-                done(grade_submission(course, sid, text))
+                done(grade_submission(course, sid, text, slots[0] if slots else None))
         else:
             pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
             try:
-                futures = [pool.submit(grade_submission, course, sid, text) for sid, text in texts]
-                for fut in as_completed(futures):
-                    done(fut.result())
+                def start(item, slot):
+                    return pool.submit(grade_submission, course, *item, slot)
+                for result in gpus.run_on_slots(slots or [gpus.Slot(gpus.WORKER)] * jobs, texts, start, jobs):
+                    done(result)
             finally:  # on Ctrl-C: drop what has not started rather than wait for it
                 pool.shutdown(wait=True, cancel_futures=True)
     return sorted(results, key=lambda r: r["student_id"])
+
