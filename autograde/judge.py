@@ -13,6 +13,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from . import cases, diagnosis, mistakes, reference, schema
 from .compare import agrees, case_differences, difference
@@ -43,10 +44,14 @@ class Verdict:
 # Expected data (solution versions) and mistake data, cached
 
 def _fingerprint() -> str:
+    """Everything a reference run's numbers depend on: the solution, the drivers, the model and data
+    code (miniai), torch, and the kind of device (a cache filled on a CPU never serves a GPU)."""
     import torch
-    from miniai.conv import def_device
+    import miniai
+    from .gpus import device_kind
+    miniai_src = [p.read_text() for p in sorted(Path(miniai.__file__).parent.glob("*.py"))]
     parts = [json.dumps(reference.solution_sources(), sort_keys=True), inspect.getsource(cases),
-             torch.__version__, str(def_device)]
+             *miniai_src, torch.__version__, device_kind()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
