@@ -157,5 +157,8 @@ def test_a_hand_score_reaches_the_student_through_release_and_fetch_feedback(del
     assert "wrote 2 feedback page(s) from the gradebook" in delivered["rebuilt"].stdout
 
 
-def test_the_course_checkout_stays_clean(delivered):
-    assert git("status", "--porcelain", cwd=delivered["course"]).stdout == ""
+def test_everything_the_workflow_wrote_in_the_course_is_ignored_by_git(delivered):
+    status = git("status", "--porcelain", "--untracked-files=all", cwd=delivered["course"]).stdout
+    assert [line for line in status.splitlines() if line.startswith("??")] == []
+    ignored = git("status", "--porcelain", "--ignored", cwd=delivered["course"]).stdout.splitlines()
+    assert {"!! autograded/", "!! feedback/", "!! gradebook.db", "!! grader/", "!! submitted/"} <= set(ignored)
