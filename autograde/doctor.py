@@ -51,7 +51,8 @@ class GpuFacts:
 
 # --------------------------------------------------------------------------- facts -> findings
 
-def sandbox_findings(bwrap_exe: str | None, bwrap_works: bool, cgroups_ok: bool, euid: int) -> list[Finding]:
+def sandbox_findings(bwrap_exe: str | None, bwrap_works: bool, cgroups_ok: bool, kernel_uid: int) -> list[Finding]:
+    """`kernel_uid`: the uid student kernels will run as (sandbox.kernel_uid())."""
     found = []
     if bwrap_exe is None:
         found.append(Finding("sandbox", FAIL, "bubblewrap is not installed: student kernels would run without "
@@ -72,13 +73,13 @@ def sandbox_findings(bwrap_exe: str | None, bwrap_works: bool, cgroups_ok: bool,
                              "share are not capped (a fork bomb slows the others)",
                              "grade as root, or inside a delegated cgroup v2 tree: "
                              "systemd-run --scope -p Delegate=yes autograde grade ..."))
-    if euid == 0:
-        found.append(Finding("user", WARN, "the grader runs as root: kernels run as root too, with every "
-                             "capability dropped, in their own namespaces",
+    if kernel_uid == 0:
+        found.append(Finding("user", WARN, "student kernels would run as root (the sandbox cannot drop to an "
+                             "unprivileged user here), with every capability dropped, in their own namespaces",
                              "grade as an unprivileged user: sudo useradd --system --create-home autograde && "
                              "sudo -u autograde autograde grade ..."))
     else:
-        found.append(Finding("user", OK, f"kernels run as an unprivileged user (uid {euid})"))
+        found.append(Finding("user", OK, f"kernels run as an unprivileged user (uid {kernel_uid})"))
     return found
 
 
@@ -251,7 +252,7 @@ def gather() -> list[Finding]:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # as grading runs: the hub is never reached
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     exe = shutil.which("bwrap")
-    found = sandbox_findings(exe, sandbox.bwrap_available(), cgroups.available(), os.geteuid())
+    found = sandbox_findings(exe, sandbox.bwrap_available(), cgroups.available(), sandbox.kernel_uid())
     found += gpu_findings(probe_gpus())
     found += data_findings(*probe_data())
     wanted = env_yml_requirements()

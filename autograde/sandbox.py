@@ -147,7 +147,7 @@ def kernel_uid() -> int:
 
 
 def _miniai_cache() -> Path:
-    """miniai's dataset cache folder, by miniai.datasets._cache_root's rule (not imported: it pulls torch)."""
+    """miniai's dataset cache folder, by miniai.hubcache.cache_root's rule (not imported: it pulls torch)."""
     if os.environ.get("MINIAI_CACHE"):
         return Path(os.environ["MINIAI_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "miniai"
