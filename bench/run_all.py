@@ -25,6 +25,7 @@ LOGS = common.OUT / "bench"
 # (key, title, script, args, args with --quick, runs with --quick)
 SECTIONS = [
     ("grading", "1. Grading speed", "bench/grading.py", [], ["--quick"], True),
+    ("restarts", "1b. Fair grading: what restarts and retests cost", "bench/restarts.py", [], ["--rounds", "1"], True),
     ("selfcheck", "2. Student self-check (`autograde check`)", "bench/selfcheck.py", [], ["--repeats", "1"], True),
     ("lesson", "3. The lesson end to end, as a student runs it", "bench/lesson.py", [], None, False),
     ("data_pipeline", "4. Data pipeline: the lesson's per-image pipeline vs tensors", "bench/data_pipeline.py", [],
