@@ -204,3 +204,18 @@ def notebook_with(lesson, answers: dict, extra_cells=(), edit=None) -> dict:
     if edit:
         edit(nb)
     return nb
+
+
+# A student's own helper cell, and a Momentum answer that uses it (the self-check and the kit must
+# see the helper, as grading does).
+HELPER = "def ema(avg, new, mom):\n    return avg * mom + new * (1 - mom)\n"
+MOMENTUM_WITH_HELPER = """class Momentum(SGD):
+    def __init__(self, params, lr, wd=0., mom=0.9):
+        super().__init__(params, lr=lr, wd=wd)
+        self.mom = mom
+
+    def opt_step(self, p):
+        if not hasattr(p, 'grad_avg'): p.grad_avg = torch.zeros_like(p.grad)
+        p.grad_avg = ema(p.grad_avg, p.grad, self.mom)
+        p -= self.lr * p.grad_avg
+"""

@@ -19,7 +19,7 @@ from autograde import cases, mistakes, reference
 from autograde.cases import EXERCISES
 from autograde.sandbox import Limits
 from autograde.selfcheck import fresh_copy, released_lesson, self_check, written_answers
-from corpus import notebook_with
+from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
 
 # One class graded and fourteen notebooks self-checked: minutes on a loaded 2-core machine.
 pytestmark = pytest.mark.timeout(3600)
@@ -29,17 +29,6 @@ LIMITS = Limits(wall_s=900, cell_s=300)
 LESSON = reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
 WRITTEN = {"written_wd_vs_l2": "They differ once the optimizer rescales the gradient.",
            "written_adam_eps": "Both averages start at zero."}
-HELPER = "def ema(avg, new, mom):\n    return avg * mom + new * (1 - mom)\n"
-MOMENTUM_WITH_HELPER = """class Momentum(SGD):
-    def __init__(self, params, lr, wd=0., mom=0.9):
-        super().__init__(params, lr=lr, wd=wd)
-        self.mom = mom
-
-    def opt_step(self, p):
-        if not hasattr(p, 'grad_avg'): p.grad_avg = torch.zeros_like(p.grad)
-        p.grad_avg = ema(p.grad_avg, p.grad, self.mom)
-        p -= self.lr * p.grad_avg
-"""
 
 
 def _gid(cell):

@@ -21,24 +21,13 @@ import pytest
 
 from autograde import kit, reference
 from autograde.cases import EXERCISES
-from corpus import notebook_with
+from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
 
 README = Path(kit.README_TEMPLATE)
 CPU_TORCH = ".venv/bin/pip install torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 SETUP = ["python3 -m venv .venv", CPU_TORCH, ".venv/bin/pip install -e .", ".venv/bin/autograde check --fresh-copy work"]
 JUPYTER = ".venv/bin/jupyter lab work/accel_sgd.ipynb"
 SELF_CHECK = ".venv/bin/autograde check work/accel_sgd.ipynb"
-HELPER = "def ema(avg, new, mom):\n    return avg * mom + new * (1 - mom)\n"
-MOMENTUM = """class Momentum(SGD):
-    def __init__(self, params, lr, wd=0., mom=0.9):
-        super().__init__(params, lr=lr, wd=wd)
-        self.mom = mom
-
-    def opt_step(self, p):
-        if not hasattr(p, 'grad_avg'): p.grad_avg = torch.zeros_like(p.grad)
-        p.grad_avg = ema(p.grad_avg, p.grad, self.mom)
-        p -= self.lr * p.grad_avg
-"""
 
 
 def readme_commands() -> list[str]:
@@ -119,7 +108,7 @@ def worked(student) -> Path:
     """The student's work: every exercise but Adam, Momentum through an added helper cell, one written answer."""
     path = student / "work" / "accel_sgd.ipynb"
     lesson = nbformat.read(path, as_version=4)
-    answers = {**reference.solution_sources(), "momentum": MOMENTUM, "written_wd_vs_l2": "They differ with momentum."}
+    answers = {**reference.solution_sources(), "momentum": MOMENTUM_WITH_HELPER, "written_wd_vs_l2": "They differ with momentum."}
     del answers["adam"]
     at = next(i for i, c in enumerate(lesson.cells) if _gid(c) == "momentum")
     nbformat.write(notebook_with(lesson, answers, extra_cells=[(at, HELPER)]), path)
