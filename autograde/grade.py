@@ -159,14 +159,17 @@ def _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, t
 
 
 def _retest_futile(test_id: str, verdict, run, prepared, canon) -> bool:
-    """A second run cannot help when the exercise's own cell is the unfilled stub, or when the test
-    cell ran cleanly but recorded nothing (the student's code silenced the probe: it would again)."""
+    """A second run cannot help when the exercise's own cell is the unfilled stub, when that cell
+    killed the kernel (it would again: a notebook crashing in every answer took 252 s of its 300 s
+    with a futile retest, 141 s without; bench/restarts.py), or when the test cell ran cleanly but recorded
+    nothing (the student's code silenced the probe: it would again)."""
     exercise = cases.TESTS[test_id].exercise
     stub = next((c.source for c in canon.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
     answer = next((c.source for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
     idx = _cell_index(run.notebook, test_id)
     silenced = verdict.details.get("no_result") and idx in run.cell_seconds and idx not in run.cell_errors
-    return answer == stub or bool(silenced)
+    crashed = _cell_index(run.notebook, exercise) in run.crashed_cells
+    return answer == stub or crashed or bool(silenced)
 
 
 def _why_no_result(executed: dict, run, test_id: str) -> str:

@@ -4,6 +4,7 @@ sentence for mistakes the catalogue does not know (issue 9 items 1, 2 and 4).
 Classes are built from the solution sources with one exercise's text changed, and driven by the
 same drivers the probe runs in the student's kernel (cases.collect).
 """
+import json
 import re
 
 import nbformat
@@ -76,6 +77,32 @@ def test_a_failed_parent_cell_is_left_out_of_the_second_run():
     gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     assert "sgd" not in gids and "momentum" in gids
 
+
+
+def _crashing_momentum_run():
+    """The canonical notebook with a Momentum answer that kills the kernel, and a run that says so."""
+    from autograde.grade import load_course
+    from autograde.notebook import prepare
+    from autograde.sandbox import RunResult
+    course = load_course()
+    canon = nbformat.reads(json.dumps(course.canonical), as_version=4)
+    lesson = nbformat.read(reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
+    answers = {**reference.solution_sources(), "momentum": "import os; os._exit(1)"}
+    for cell in lesson.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    prepared = prepare(lesson, canon)
+    at = next(i for i, c in enumerate(prepared.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "momentum")
+    return canon, prepared, RunResult(notebook=prepared, status="dead", message="", crashed_cells=[at])
+
+
+def test_no_second_run_for_an_exercise_whose_own_cell_killed_the_kernel():
+    from autograde.grade import _retest_futile
+    canon, prepared, run = _crashing_momentum_run()
+    lost = judge.Verdict("test_momentum_small", 0.0, "no result")
+    assert _retest_futile("test_momentum_small", lost, run, prepared, canon)
+    assert not _retest_futile("test_adam_small", judge.Verdict("test_adam_small", 0.5, "differs"), run, prepared, canon)
 
 # ---------------------------------------------------------------------------------------------
 # 2. Nothing for nothing: every hidden case fails for an exercise's trivial answers
