@@ -102,7 +102,10 @@ def test_wall_limit_stops_the_notebook_and_keeps_earlier_work(tmp_path):
     assert "before" in result.probes
     assert 0 in result.cell_seconds  # the partial notebook and timings came back
     assert result.cell_errors[1] == "timed out after 2 s"
-    assert any("time limit" in e for e in result.cell_errors.values())
+    # The cell running when the wall hit is blamed; on a loaded machine the wall can also fall in the
+    # moment between two cells (a timed-out cell's interrupt and the next cell's start): then none is.
+    blamed = [i for i, e in result.cell_errors.items() if "time limit" in e]
+    assert blamed or result.message == "The notebook was stopped at the 12 s time limit."
 
 
 def test_kernel_death_names_the_cell_and_the_rest_runs_after_a_restart(tmp_path):
