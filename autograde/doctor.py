@@ -12,10 +12,10 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from . import gpus, reference
+from .result_cache import installed_versions
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 ENV_YML = reference.REPO_ROOT / "environment.yml"
@@ -181,14 +181,6 @@ def env_yml_requirements(path: Path = ENV_YML) -> dict[str, str]:
     return wanted
 
 
-def installed_versions(names) -> dict[str, str | None]:
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def _driver_version() -> str | None:

@@ -37,9 +37,10 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict:
+def installed_versions(names) -> dict[str, str | None]:
+    """Each package's installed version (None when it is not installed)."""
     found = {}
-    for name in VERSIONED:
+    for name in names:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -48,7 +49,7 @@ def _versions() -> dict:
 
 
 def grader_fingerprint() -> dict:
-    return {"code": _code_digest(), "python": sys.version, "packages": _versions(),
+    return {"code": _code_digest(), "python": sys.version, "packages": installed_versions(VERSIONED),
             "sandboxed": sandbox.bwrap_available(), "gpus": sandbox.gpu_devices()}
 
 
