@@ -94,8 +94,10 @@ def test_cell_that_ignores_the_interrupt_ends_the_run(tmp_path, monkeypatch):
 
 def test_wall_limit_stops_the_notebook_and_keeps_earlier_work(tmp_path):
     loop = "while True: pass"
-    result, workdir = run(tmp_path, WRITE_PROBE.format(name="before"), loop, loop, loop, loop, loop,
-                          limits=Limits(wall_s=12, cell_s=2))  # room for a kernel start on a loaded machine
+    # Ten 2 s loops need 20 s, so the 12 s wall always falls before the notebook ends; 12 s leaves room
+    # for a kernel start on a loaded machine. (Five loops once finished inside 12 s on a fast machine.)
+    result, workdir = run(tmp_path, WRITE_PROBE.format(name="before"), *[loop] * 10,
+                          limits=Limits(wall_s=12, cell_s=2))
     assert result.status == "timeout"
     assert "12 s time limit" in result.message
     assert result.seconds < 20
