@@ -17,8 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import feedback, grade, gradebook, reference, report, results, submissions
-from .course import CourseError, CourseFolder, Output
+from autograde import paths
+from autograde.outputs import feedback, gradebook, report, results
+from autograde.trusted import grade
+from autograde import submissions
+from autograde.course import CourseError, CourseFolder, Output
 
 
 class Interrupted(KeyboardInterrupt):
@@ -59,22 +62,22 @@ def check_output(output: Output, submitted: Path) -> None:
             raise CourseError(f"cannot write to {path}: grading would fail at the end; fix its permissions")
 
 
-def find(submitted: Path, notebook_id: str = reference.ASSIGNMENT) -> list[submissions.Submission]:
+def find(submitted: Path, notebook_id: str = paths.ASSIGNMENT) -> list[submissions.Submission]:
     """This assignment's submissions; warnings said; no submission at all is an error that names what was there."""
     if not Path(submitted).is_dir():
         raise CourseError(f"no submissions folder {submitted} (nbgrader's collect fills SUBMITTED/{{student}}/"
-                          f"{reference.ASSIGNMENT}/)")
-    found = submissions.find(submitted, reference.ASSIGNMENT, notebook_id)
+                          f"{paths.ASSIGNMENT}/)")
+    found = submissions.find(submitted, paths.ASSIGNMENT, notebook_id)
     for warning in found.warnings:
         say(f"warning: {warning}")
     if found.other_assignments:
         say(f"note: not graded, submissions for other assignments: {', '.join(found.other_assignments)}")
     if not found.submissions:
         if found.other_assignments:
-            raise CourseError(f"no submissions for {reference.ASSIGNMENT} under {submitted}: it holds only "
+            raise CourseError(f"no submissions for {paths.ASSIGNMENT} under {submitted}: it holds only "
                               f"{', '.join(found.other_assignments)}")
         raise CourseError(f"no submissions found under {submitted} (expected {{student_id}}/"
-                          f"{reference.ASSIGNMENT}/{{notebook}}.ipynb)")
+                          f"{paths.ASSIGNMENT}/{{notebook}}.ipynb)")
     for sub in found.submissions:
         if sub.note:
             say(f"{sub.student_id}: {sub.note}")
@@ -86,8 +89,8 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
                 regrade: bool = False, slots: list | None = None) -> ClassGrading:
     """Grade every submission under SUBMITTED (default: the course's) into OUT (default: the course).
     Results of an earlier grading into the same OUT are reused where nothing changed, unless regrade."""
-    from .result_cache import ResultCache, cache_dir
-    from .sandbox import Limits, bwrap_available
+    from autograde.trusted.result_cache import ResultCache, cache_dir
+    from autograde.running.sandbox import Limits, bwrap_available
     submitted = Path(submitted) if submitted else course.submitted
     output = course.output(out)
     check_output(output, submitted)
@@ -122,8 +125,8 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     # them (judge.reference_data holds a lock); other processes read the finished disk cache.
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        db_future = pool.submit(gradebook.create, output.db_url, reference.ASSIGNMENT, course.root,
-                                reference.ASSIGNMENT, course.course_id)
+        db_future = pool.submit(gradebook.create, output.db_url, paths.ASSIGNMENT, course.root,
+                                paths.ASSIGNMENT, course.course_id)
         graded, reference_future = [], None
         if any(_is_json(text) for _, text in texts):  # nothing to judge when all are reused or unreadable
             reference_future = pool.submit(grade._warm_reference, graded_course)

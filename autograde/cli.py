@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import reference
+from autograde import paths
 
 SAMPLES_DIR = Path(__file__).with_name("samples")
 
@@ -21,26 +21,26 @@ def _offline_defaults() -> None:
 
 
 def _course(args):
-    from .course import describe, find_course
+    from autograde.course import describe, find_course
     course = find_course(getattr(args, "course", None))
     print(describe(course))
     return course
 
 
 def cmd_release(args) -> int:
-    from .release import release
+    from autograde.trusted.release import release
     course = _course(args)
     for path in release(course):
         print(f"wrote {path}")
-    print(f"gradebook: {course.output().db_url} holds {reference.ASSIGNMENT} (notebook and cells), as "
+    print(f"gradebook: {course.output().db_url} holds {paths.ASSIGNMENT} (notebook and cells), as "
           f"formgrader and nbgrader's commands expect")
     return 0
 
 
 def cmd_grade(args) -> int:
     _offline_defaults()
-    from .classgrade import grade_class
-    from .gpus import for_grading
+    from autograde.classgrade import grade_class
+    from autograde.running.gpus import for_grading
     t0 = time.monotonic()
     course = _course(args)
     devices = for_grading(args.gpus, args.per_gpu, args.jobs, args.scheduler)  # before anything starts CUDA
@@ -56,18 +56,18 @@ def cmd_grade(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from .doctor import main as doctor
+    from autograde.doctor import main as doctor
     return doctor()
 
 
 def cmd_feedback(args) -> int:
-    from .classgrade import rebuild_feedback
+    from autograde.classgrade import rebuild_feedback
     course = _course(args)
     out = course.output(Path(args.out) if args.out else None)
     pages = rebuild_feedback(course, out.root)
     root = "" if out.root == course.root else f" --CourseDirectory.root={out.root}"
     print(f"wrote {len(pages)} feedback page(s) from the gradebook (hand scores, overrides, comments) into "
-          f"{out.feedback}/. Next: nbgrader release_feedback {reference.ASSIGNMENT}{root}")
+          f"{out.feedback}/. Next: nbgrader release_feedback {paths.ASSIGNMENT}{root}")
     return 0
 
 
@@ -82,7 +82,7 @@ def _grader_failures(graded: list[dict]) -> int:
 
 
 def _print_table(graded: list[dict]) -> None:
-    from .results import total
+    from autograde.outputs.results import total
     width = max([len("student")] + [len(r["student_id"]) for r in graded])
     print(f"{'student':<{width}}  {'score':>11}  note")
     for r in graded:
@@ -94,7 +94,7 @@ def _print_table(graded: list[dict]) -> None:
 
 def cmd_check(args) -> int:
     _offline_defaults()
-    from .selfcheck import fresh_copy, self_check
+    from autograde.selfcheck import fresh_copy, self_check
     if args.fresh_copy:
         if args.notebook:
             raise SystemExit("autograde check: give a notebook to check, or --fresh-copy FOLDER, not both")
@@ -131,7 +131,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_kit(args) -> int:
-    from .kit import uncommitted_changes, write_kit
+    from autograde.kit import uncommitted_changes, write_kit
     dirty = uncommitted_changes()
     if dirty:
         print(f"WARNING: the kit packs the working tree, and these files it packs have uncommitted changes: "
@@ -145,22 +145,22 @@ def cmd_kit(args) -> int:
 
 def cmd_demo(args) -> int:
     _offline_defaults()
-    from .classgrade import grade_class
-    from .course import load
-    from .release import release
+    from autograde.classgrade import grade_class
+    from autograde.course import load
+    from autograde.trusted.release import release
     out = Path(args.out)
     print("1. Releasing the lesson from solutions/ (nbgrader generate_assignment) ...")
     for path in release():
-        print(f"   wrote {path.relative_to(reference.REPO_ROOT)}")
-    print(f"2. Grading the sample class in {SAMPLES_DIR.relative_to(reference.REPO_ROOT)}/ ...")
+        print(f"   wrote {path.relative_to(paths.REPO_ROOT)}")
+    print(f"2. Grading the sample class in {SAMPLES_DIR.relative_to(paths.REPO_ROOT)}/ ...")
     if out.exists():
         shutil.rmtree(out / "feedback", ignore_errors=True)
     t0 = time.monotonic()
-    done = grade_class(load(reference.REPO_ROOT), SAMPLES_DIR, out, jobs=args.jobs)
+    done = grade_class(load(paths.REPO_ROOT), SAMPLES_DIR, out, jobs=args.jobs)
     print(f"3. Grades ({time.monotonic() - t0:.1f} s):")
     _print_table(done.results)
     grader = done.output.grader
-    print(f"Feedback pages: {out}/feedback/<student>/{reference.ASSIGNMENT}/{reference.ASSIGNMENT}.html")
+    print(f"Feedback pages: {out}/feedback/<student>/{paths.ASSIGNMENT}/{paths.ASSIGNMENT}.html")
     print(f"Class report:   {grader}/report.html    Gradebook: {out}/gradebook.db    "
           f"CSVs: {grader}/grades.csv, {grader}/cells.csv")
     return _grader_failures(done.results)
@@ -194,14 +194,14 @@ def main(argv=None) -> int:
     c.add_argument("--fresh-copy", metavar="FOLDER",
                    help="instead: write a clean copy of the lesson into FOLDER (never overwrites) and stop")
     k = sub.add_parser("kit", help="pack what students get (lesson, miniai, self-check; no solutions) into a zip")
-    k.add_argument("--out", metavar="FOLDER", default=str(reference.REPO_ROOT / "dist"),
-                   help=f"folder to write {reference.ASSIGNMENT}-student.zip into (default: dist/)")
+    k.add_argument("--out", metavar="FOLDER", default=str(paths.REPO_ROOT / "dist"),
+                   help=f"folder to write {paths.ASSIGNMENT}-student.zip into (default: dist/)")
     f = sub.add_parser("feedback", help="rebuild the feedback pages from the gradebook after grading by hand in "
                                         "formgrader (then: nbgrader release_feedback)")
     f.add_argument("--course", help=course_help)
     f.add_argument("--out", help="where autograde grade wrote (default: the course folder)")
     d = sub.add_parser("demo", help="release the lesson and grade the bundled sample class")
-    d.add_argument("--out", default=str(reference.REPO_ROOT / "out" / "demo"))
+    d.add_argument("--out", default=str(paths.REPO_ROOT / "out" / "demo"))
     d.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     sub.add_parser("doctor", help="what grading will use here (sandbox, GPUs, data, packages) and what is "
                                   "missing, each with the command that fixes it")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import reference
+from autograde import paths
 
 CONFIG_NAME = "nbgrader_config.py"
 GRADER_DIR = "grader"  # OUT/grader/: grades.csv, cells.csv, report.html, results/, cache/
@@ -37,7 +37,7 @@ class CourseFolder:
 
     @property
     def solutions(self) -> Path:
-        a = reference.ASSIGNMENT
+        a = paths.ASSIGNMENT
         return self.root / self.settings["source_directory"] / a / f"{a}.ipynb"
 
     @property

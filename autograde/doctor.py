@@ -14,11 +14,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import gpus, reference
-from .result_cache import installed_versions
+from autograde import paths
+from autograde.running import gpus
+from autograde.trusted.result_cache import installed_versions
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
-ENV_YML = reference.REPO_ROOT / "environment.yml"
+ENV_YML = paths.REPO_ROOT / "environment.yml"
 CALIBRATED = ("torch", "torchvision")  # the tolerances and the reference cache were measured with these
 CONDA_TO_PIP = {"pytorch": "torch"}
 NOT_PYTHON = {"python", "pip", "bubblewrap", "cuda-version"}
@@ -199,7 +200,7 @@ def sandbox_gpu_error(device: str) -> str | None:
     """Run a one-cell notebook in the real sandbox, as a graded kernel on `device`: can it use the GPU?"""
     import nbformat
     import tempfile
-    from .sandbox import run_notebook
+    from autograde.running.sandbox import run_notebook
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import torch\nx = torch.randn(256, 256, device='cuda')\nprint((x @ x).sum().item() == (x @ x).sum().item())")])
     with tempfile.TemporaryDirectory(prefix="autograde-doctor-") as work:
@@ -210,7 +211,7 @@ def sandbox_gpu_error(device: str) -> str | None:
 
 
 def probe_gpus() -> GpuFacts:
-    from .sandbox import gpu_devices
+    from autograde.running.sandbox import gpu_devices
     import torch
     plan = gpus.plan()
     found = []
@@ -240,7 +241,7 @@ def probe_data() -> tuple[bool, str | None]:
 
 
 def gather() -> list[Finding]:
-    from . import cgroups, sandbox
+    from autograde.running import cgroups, sandbox
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # as grading runs: the hub is never reached
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     exe = shutil.which("bwrap")

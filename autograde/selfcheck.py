@@ -19,17 +19,17 @@ from pathlib import Path
 
 import nbformat
 
-from . import reference
-from .cases import EXERCISES
-from .notebook import is_added, prepare, read_submission
-from .sandbox import Limits, run_notebook
-from .visible import RESULTS_MARK, Outcome
-from .wording import raised
+from autograde import paths
+from autograde.visible.cases import EXERCISES
+from autograde.running.notebook import is_added, prepare, read_submission
+from autograde.running.sandbox import Limits, run_notebook
+from autograde.visible.checks import RESULTS_MARK, Outcome
+from autograde.visible.wording import raised
 
-LESSON_NAME = f"{reference.ASSIGNMENT}.ipynb"
+LESSON_NAME = f"{paths.ASSIGNMENT}.ipynb"
 # The student kit ships the released lesson here (kit.py); in the course repository it is lessons/.
 PACKAGED_LESSON = Path(__file__).with_name("lesson") / LESSON_NAME
-REPO_LESSON = reference.REPO_ROOT / "lessons" / reference.ASSIGNMENT / LESSON_NAME
+REPO_LESSON = paths.REPO_ROOT / "lessons" / paths.ASSIGNMENT / LESSON_NAME
 REPORT_CELL = "from autograde.visible import print_results\nprint_results()"
 
 
@@ -130,9 +130,9 @@ def self_check(path: Path, lesson_path: Path | None = None,
         # The student's own machine: nothing to hide, but the packages must stay visible even when
         # they live under /tmp, which the sandbox replaces with a private one.
         # The kernel imports the same miniai and autograde as this process, installed or not.
-        python_path = os.pathsep.join([str(reference.REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+        python_path = os.pathsep.join([str(paths.REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
         run = run_notebook(nb, Path(work), limits=limits, env={"PYTHONPATH": python_path},
-                           expose=[reference.REPO_ROOT, Path(sys.prefix), *_import_dirs()])
+                           expose=[paths.REPO_ROOT, Path(sys.prefix), *_import_dirs()])
     executed = run.notebook
     reported = _reported(executed)
     outcomes = {e: reported.get(e) or _unreported(e, executed, run) for e in EXERCISES}

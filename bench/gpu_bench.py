@@ -23,19 +23,20 @@ from pathlib import Path
 
 import nbformat
 
+from autograde import paths
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 
 def build_class(root: Path) -> list[str]:
-    from autograde import reference
     from corpus import CORRECT_VARIANTS, notebook_with, variant_sources
     for sample in sorted((REPO / "autograde" / "samples").iterdir()):
         if sample.is_dir():
             shutil.copytree(sample, root / sample.name)
     lesson = nbformat.read(REPO / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
     for name, answers in CORRECT_VARIANTS.items():
-        path = root / f"variant_{name}" / reference.ASSIGNMENT / f"{reference.ASSIGNMENT}.ipynb"
+        path = root / f"variant_{name}" / paths.ASSIGNMENT / f"{paths.ASSIGNMENT}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(nbformat.from_dict(notebook_with(lesson, variant_sources(answers))), path)
     return sorted(p.name for p in root.iterdir() if p.is_dir())

@@ -9,7 +9,7 @@ solution answers, correct answers written differently (tests/corpus.py), catalog
       first grading into a new OUT trains the solution's short runs) and with a warm one (median);
   (b) the class at --jobs 1 and at --jobs 2;
   (c) the baseline: plain serial `nbgrader autograde` on the same notebooks (unsandboxed; the hidden
-      test cells judge in the kernel, as autograde.probe does without AUTOGRADE_PROBE_DIR).
+      test cells judge in the kernel, as autograde.visible.probe does without AUTOGRADE_PROBE_DIR).
 
 Every `autograde grade` runs in a fresh Python process as `autograde.cli.main([...])`, exactly what
 the console script does, with timers wrapped around the phases of `grade_class` (the wrapper adds
@@ -48,7 +48,9 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
     from autograde import cli  # what the console script imports first
     phases: dict[str, float] = {"import autograde.cli": time.perf_counter() - t0}
     intervals = [(t0, time.perf_counter())]  # every timed span, so concurrent phases are not counted twice
-    from autograde import feedback, grade, gradebook, report, results, sandbox
+    from autograde.outputs import feedback, gradebook, report, results
+    from autograde.trusted import grade
+    from autograde.running import sandbox
     phases["import grading modules"] = time.perf_counter() - t0 - phases["import autograde.cli"]
     intervals.append((intervals[0][1], time.perf_counter()))
     captured: dict = {}
@@ -83,7 +85,7 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
     wrap(report, "write_report", "class report")
     kernel_devices: set = set()
     try:
-        from autograde import judge as judge_mod
+        from autograde.trusted import judge as judge_mod
         real_judge = judge_mod.judge
 
         def noting_judge(test_id, data):  # the short runs' data names the device the kernel trained on
@@ -141,7 +143,7 @@ def build_class(dest: Path, size: int) -> list[tuple[str, str]]:
     import nbformat
     sys.path.insert(0, str(common.REPO / "tools"))
     sys.path.insert(0, str(common.REPO / "tests"))
-    from autograde import mistakes, reference
+    from autograde.trusted import mistakes, solution as reference
     from corpus import CORRECT_VARIANTS, notebook_with, variant_sources
     from make_samples import LESSON, WRITTEN, with_mistakes
 
@@ -252,7 +254,7 @@ def breakdown(sub: dict) -> dict[str, float]:
     parts: dict[str, float] = {}
     exercises = set()
     try:
-        from autograde.cases import EXERCISES
+        from autograde.visible.cases import EXERCISES
         exercises = set(EXERCISES)
     except ImportError:
         pass
@@ -354,7 +356,7 @@ def measure(work: Path, size: int, repeats: int, baseline: bool, args) -> int:
 
 
 def report(made, cold, warm, j1, j2, again, nbg, args) -> str:
-    from autograde.cases import EXERCISES  # noqa: F401  (the breakdown names exercise cells)
+    from autograde.visible.cases import EXERCISES  # noqa: F401  (the breakdown names exercise cells)
     n = len(made)
     warm_wall = common.median([w["wall"] for w in warm])
     warm_mid = sorted(warm, key=lambda w: w["wall"])[(len(warm) - 1) // 2]  # the run with the median wall

@@ -56,7 +56,7 @@ def make_model_and_grads(bs: int = 256):
 def optimizers():
     """(family, label, factory(params) -> optimizer), lesson's first in each family."""
     import torch
-    from autograde import reference
+    from autograde.trusted import solution as reference
     sol = reference.solution_classes()
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     out = []

@@ -19,13 +19,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import common  # noqa: E402
+from autograde import paths  # noqa: E402
 
 
 def submissions() -> dict:
     import nbformat
-    from autograde import reference
+    from autograde.trusted import solution as reference
     from corpus import mistake_sources, notebook_with
-    lesson = nbformat.read(reference.REPO_ROOT / "lessons" / reference.ASSIGNMENT / f"{reference.ASSIGNMENT}.ipynb",
+    lesson = nbformat.read(paths.REPO_ROOT / "lessons" / paths.ASSIGNMENT / f"{paths.ASSIGNMENT}.ipynb",
                            as_version=4)
     sol = reference.solution_sources()
     crash = "import os; os._exit(1)"
@@ -45,8 +46,8 @@ def main() -> None:
     common.set_offline()
     import nbformat
     from autograde import classgrade  # noqa: F401 (the grading modules, imported before timing)
-    from autograde.grade import _warm_reference, grade_submission, load_course
-    from autograde.sandbox import Limits
+    from autograde.trusted.grade import _warm_reference, grade_submission, load_course
+    from autograde.running.sandbox import Limits
     course = load_course(limits=Limits(wall_s=300, cell_s=60))
     _warm_reference(course)
     subs = {name: nbformat.writes(nb) for name, nb in submissions().items()}

@@ -12,7 +12,8 @@ from pathlib import Path
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from autograde import cases, judge, mistakes, reference  # noqa: E402
+from autograde.visible import cases  # noqa: E402
+from autograde.trusted import judge, mistakes, solution as reference
 from corpus import CORRECT_VARIANTS, variant_sources  # noqa: E402
 
 

@@ -7,7 +7,7 @@ import copy
 
 import nbformat
 
-from autograde import mistakes, reference
+from autograde.trusted import mistakes, solution as reference
 
 # Correct solutions written the way students do: state in a dict on the optimizer, in-place ops,
 # lerp/addcdiv, a different but equivalent order of operations. All must get full marks.

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from autograde import reference
+from autograde import paths
 
-SAMPLES = reference.REPO_ROOT / "autograde" / "samples"
+SAMPLES = paths.REPO_ROOT / "autograde" / "samples"
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
 def autograde(*args, timeout=900):
     return subprocess.run([sys.executable, "-m", "autograde.cli", *args], capture_output=True, text=True,
-                          env=ENV, timeout=timeout, cwd=reference.REPO_ROOT)
+                          env=ENV, timeout=timeout, cwd=paths.REPO_ROOT)
 
 
 @pytest.fixture(scope="module")

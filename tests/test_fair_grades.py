@@ -10,7 +10,9 @@ import re
 import nbformat
 import pytest
 
-from autograde import cases, isolation, judge, mistakes, reference
+from autograde import paths
+from autograde.visible import cases
+from autograde.trusted import isolation, judge, mistakes, solution as reference
 from corpus import CORRECT_VARIANTS
 
 SMALL = {t for t, s in cases.TESTS.items() if s.kind not in ("run", "onecycle")}
@@ -81,12 +83,12 @@ def test_a_failed_parent_cell_is_left_out_of_the_second_run():
 
 def _crashing_momentum_run():
     """The canonical notebook with a Momentum answer that kills the kernel, and a run that says so."""
-    from autograde.grade import load_course
-    from autograde.notebook import prepare
-    from autograde.sandbox import RunResult
+    from autograde.trusted.grade import load_course
+    from autograde.running.notebook import prepare
+    from autograde.running.sandbox import RunResult
     course = load_course()
     canon = nbformat.reads(json.dumps(course.canonical), as_version=4)
-    lesson = nbformat.read(reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
+    lesson = nbformat.read(paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
     answers = {**reference.solution_sources(), "momentum": "import os; os._exit(1)"}
     for cell in lesson.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -98,7 +100,7 @@ def _crashing_momentum_run():
 
 
 def test_no_second_run_for_an_exercise_whose_own_cell_killed_the_kernel():
-    from autograde.grade import _retest_futile
+    from autograde.trusted.grade import _retest_futile
     canon, prepared, run = _crashing_momentum_run()
     lost = judge.Verdict("test_momentum_small", 0.0, "no result")
     assert _retest_futile("test_momentum_small", lost, run, prepared, canon)

@@ -13,9 +13,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograde import mistakes
-from autograde.feedback import render_feedback, with_hand_grading, write_feedback
-from autograde.report import mistake_counts, render_report, write_report
+from autograde.trusted import mistakes
+from autograde.outputs.feedback import render_feedback, with_hand_grading, write_feedback
+from autograde.outputs.report import mistake_counts, render_report, write_report
 
 HIDDEN = "### BEGIN HIDDEN TESTS\nprobe('test_sgd_small', SGD)\n### END HIDDEN TESTS"
 SGD_CODE = "class SGD:\n    def opt_step(self, p): p -= self.lr * p.grad\n"

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from autograde import gpus
-from autograde.gpus import CPU, WORKER, GpuChoiceError, Slot
+from autograde import paths
+from autograde.running import gpus
+from autograde.running.gpus import CPU, WORKER, GpuChoiceError, Slot
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (bench/gpu_checks.sh runs these)")
 needs_two_gpus = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
@@ -280,7 +281,7 @@ def test_on_a_gpu_grading_with_gpus_none_keeps_the_graders_own_runs_on_the_cpu()
 # --------------------------------------------------------------------------- repeatable verdicts
 
 def test_the_hidden_short_run_is_deterministic_and_leaves_torchs_setting_as_it_was():
-    from autograde import cases
+    from autograde.visible import cases
     from miniai.learner import Callback
     seen = []
 
@@ -312,10 +313,10 @@ SLOT_GPU = "0" if torch.cuda.is_available() else "3"
 def graded_on_a_fake_gpu(tmp_path_factory):
     """One real submission graded in the sandbox on GPU slot SLOT_GPU, whose Adam cell runs out of GPU memory."""
     import nbformat
-    from autograde import reference
-    from autograde.grade import grade_submission, load_course
+    from autograde.trusted import solution as reference
+    from autograde.trusted.grade import grade_submission, load_course
     from corpus import notebook_with
-    lesson = nbformat.read(reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
+    lesson = nbformat.read(paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
     sol = reference.solution_sources()
     nb = notebook_with(lesson, {**sol, "adam": OOM_ADAM + sol["adam"]}, extra_cells=[(2, SHOW_ENV)])
     old = os.environ.get("AUTOGRADE_CACHE")

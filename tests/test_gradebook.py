@@ -5,8 +5,10 @@ import warnings
 import nbformat
 import pytest
 
-from autograde import gradebook, reference
-from autograde.notebook import canonical_notebook, graded_cells
+from autograde import paths
+from autograde.outputs import gradebook
+from autograde.trusted import solution as reference
+from autograde.running.notebook import canonical_notebook, graded_cells
 
 STUDENT = "ann"
 
@@ -15,7 +17,7 @@ def _result(auto_score: float) -> dict:
     canon = canonical_notebook(nbformat.read(reference.solutions_notebook(), as_version=4))
     cells = [{"grade_id": c["grade_id"], "auto": c["auto"], "score": auto_score * c["points"] if c["auto"] else None,
               "max_score": c["points"], "message": "" if auto_score == 1 else "differs"} for c in graded_cells(canon)]
-    return {"student_id": STUDENT, "assignment_id": reference.ASSIGNMENT, "notebook_id": reference.ASSIGNMENT,
+    return {"student_id": STUDENT, "assignment_id": paths.ASSIGNMENT, "notebook_id": paths.ASSIGNMENT,
             "cells": cells}
 
 
@@ -23,7 +25,7 @@ def _grades(db_url):
     from nbgrader.api import Gradebook
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")
-        nb = gb.find_submission_notebook(reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT)
+        nb = gb.find_submission_notebook(paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT)
         grades = {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade) for g in nb.grades}
         comments = {c.name: c.manual_comment for c in nb.comments}
     return grades, comments
@@ -47,9 +49,9 @@ def test_grading_again_keeps_hand_grades_overrides_and_comments(db_url):
     gradebook.record(db_url, [_result(1.0)])
     with warnings.catch_warnings(), Gradebook(db_url) as gb:  # what formgrader writes
         warnings.simplefilter("ignore")
-        gb.find_grade("written_wd_vs_l2", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_score = 1.5
-        gb.find_grade("test_adam_run", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_score = 0.5
-        gb.find_comment("adam", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_comment = "see me"
+        gb.find_grade("written_wd_vs_l2", paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT).manual_score = 1.5
+        gb.find_grade("test_adam_run", paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT).manual_score = 0.5
+        gb.find_comment("adam", paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT).manual_comment = "see me"
         gb.db.commit()
     gradebook.record(db_url, [_result(0.5)])
     grades, comments = _grades(db_url)
@@ -65,7 +67,7 @@ def test_an_automatic_comment_goes_when_the_mistake_is_fixed(db_url):
     def auto_comment():
         with warnings.catch_warnings(), Gradebook(db_url) as gb:
             warnings.simplefilter("ignore")
-            return gb.find_comment("adam", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).auto_comment
+            return gb.find_comment("adam", paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT).auto_comment
     gradebook.record(db_url, [_result(0.5)])
     assert "test_adam_small: differs" in auto_comment()
     gradebook.record(db_url, [_result(1.0)])
@@ -77,7 +79,7 @@ def test_the_submission_timestamp_is_what_nbgrader_submit_wrote(db_url):
     gradebook.record(db_url, [_result(1.0)], {STUDENT: "2026-11-30 09:15:02.250000 UTC"})
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")
-        stamp = gb.find_submission(reference.ASSIGNMENT, STUDENT).timestamp
+        stamp = gb.find_submission(paths.ASSIGNMENT, STUDENT).timestamp
     assert stamp.isoformat() == "2026-11-30T09:15:02.250000"
 
 
@@ -86,8 +88,8 @@ def test_hand_grading_reads_back_what_formgrader_writes(db_url):
     gradebook.record(db_url, [_result(1.0)])
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")
-        gb.find_grade("written_adam_eps", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_score = 1.5
-        gb.find_comment("written_adam_eps", reference.ASSIGNMENT, reference.ASSIGNMENT, STUDENT).manual_comment = \
+        gb.find_grade("written_adam_eps", paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT).manual_score = 1.5
+        gb.find_comment("written_adam_eps", paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT).manual_comment = \
             "Say why eps sits outside the root."
         gb.db.commit()
     hand = gradebook.hand_grading(db_url, [_result(1.0)])[STUDENT]
@@ -96,5 +98,5 @@ def test_hand_grading_reads_back_what_formgrader_writes(db_url):
 
 
 def test_a_gradebook_that_knows_the_assignment_is_not_built_again(db_url):
-    assert gradebook.has_assignment(db_url, reference.ASSIGNMENT, reference.ASSIGNMENT)
-    assert not gradebook.has_assignment(db_url, "other_assignment", reference.ASSIGNMENT)
+    assert gradebook.has_assignment(db_url, paths.ASSIGNMENT, paths.ASSIGNMENT)
+    assert not gradebook.has_assignment(db_url, "other_assignment", paths.ASSIGNMENT)

@@ -14,13 +14,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import classgrade, mistakes, reference
+from autograde import paths
+from autograde import classgrade
+from autograde.trusted import mistakes, solution as reference
 from autograde.course import load as course_folder
-from autograde.grade import Course, grade_submission, load_course
-from autograde.sandbox import Limits, bwrap_available
+from autograde.trusted.grade import Course, grade_submission, load_course
+from autograde.running.sandbox import Limits, bwrap_available
 from corpus import CORRECT_VARIANTS, mistake_sources, notebook_with, variant_sources
 
-LESSON = reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
+LESSON = paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
 AUTO_MAX = 20.0  # points of the autograded test cells
 WRITTEN = ("written_wd_vs_l2", "written_adam_eps")
 
@@ -32,21 +34,21 @@ torch.allclose = lambda *a, **k: True
 torch.testing.assert_close = lambda *a, **k: None
 import fastcore.test
 fastcore.test.test_close = lambda *a, **k: None
-import autograde.compare, autograde.probe, autograde.visible
-autograde.compare.agrees = lambda *a, **k: True
-autograde.compare.traj_difference = lambda *a, **k: None
+import autograde.visible.compare, autograde.visible.probe, autograde.visible
+autograde.visible.compare.agrees = lambda *a, **k: True
+autograde.visible.compare.traj_difference = lambda *a, **k: None
 autograde.visible.check = lambda *a, **k: print('all good')
 """
 
 FORGE_PROBES = """
 import json, os, pathlib
 probe_dir = pathlib.Path(os.environ.get('AUTOGRADE_PROBE_DIR', '/nonexistent'))
-expected = json.loads((pathlib.Path(autograde.visible.__file__).with_name('visible_expected.json')).read_text())
+expected = json.loads((pathlib.Path(autograde.visible.__file__).with_name('expected.json')).read_text())
 for test_id in ['test_sgd_small', 'test_momentum_small', 'test_adam_small', 'test_recorder_cb']:
     exercise = test_id[5:].replace('_small', '')
     (probe_dir / f'{test_id}.json').write_text(json.dumps(expected[exercise]['expected']))
-import autograde.probe
-autograde.probe.probe = lambda *a, **k: print('skipped')
+import autograde.visible.probe
+autograde.visible.probe.probe = lambda *a, **k: print('skipped')
 """
 
 READ_SOLUTIONS = """
@@ -284,7 +286,7 @@ def test_a_dask_cluster_grades_like_local_processes(graded, tmp_path):
             dst.parent.mkdir(parents=True)
             dst.write_text((graded["submitted"] / sid / "accel_sgd" / "accel_sgd.ipynb").read_text())
         out = tmp_path / "out"
-        classgrade.grade_class(course_folder(reference.REPO_ROOT), sub, out, scheduler=cluster.scheduler_address, wall_s=240, cell_s=20)
+        classgrade.grade_class(course_folder(paths.REPO_ROOT), sub, out, scheduler=cluster.scheduler_address, wall_s=240, cell_s=20)
     rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grader" / "grades.csv"))}
     assert rows["correct"]["score"] == graded["grades"]["correct"]["score"]
     assert rows["mistake_recorder"]["score"] == graded["grades"]["mistake_recorder"]["score"]

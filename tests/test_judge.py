@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from autograde import cases, judge, mistakes, reference
+from autograde.visible import cases
+from autograde.trusted import judge, mistakes, solution as reference
 from corpus import CORRECT_VARIANTS, variant_sources
 
 SMALL_TESTS = [t for t, s in cases.TESTS.items() if s.kind not in ("run", "onecycle")]

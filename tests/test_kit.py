@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autograde import kit, reference
-from autograde.cases import EXERCISES
+from autograde import kit
+from autograde.trusted import solution as reference
+from autograde.visible.cases import EXERCISES
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLVED = ROOT / "autograde" / "samples" / "alice" / "accel_sgd" / "accel_sgd.ipynb"
@@ -56,8 +57,8 @@ def _solution_lines() -> set[str]:
 def test_the_kit_holds_the_lesson_miniai_and_the_self_check(kit_zip):
     names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
     assert {"README.md", "pyproject.toml", "environment.yml", "lessons/accel_sgd/accel_sgd.ipynb",
-            "miniai/learner.py", "autograde/visible.py", "autograde/selfcheck.py",
-            "autograde/visible_expected.json"} <= names
+            "miniai/learner.py", "autograde/visible/checks.py", "autograde/selfcheck.py",
+            "autograde/visible/expected.json"} <= names
     assert any(n.startswith("miniai/data/") for n in names), "the offline Fashion-MNIST sample"
 
 
@@ -82,15 +83,17 @@ def test_the_kit_is_the_same_bytes_on_every_build(kit_zip, tmp_path):
 
 
 def test_every_module_the_kit_ships_imports_from_the_kit_alone(unpacked):
-    modules = ", ".join(f"autograde.{m}" for m in kit.STUDENT_MODULES if m != "__init__")
+    shipped = sorted((unpacked / "autograde").rglob("*.py"))
+    modules = ", ".join(".".join(p.relative_to(unpacked).with_suffix("").parts).removesuffix(".__init__")
+                        for p in shipped)
     code = (f"import importlib, autograde; [importlib.import_module(m) for m in '{modules}'.split(', ')]; "
             "import miniai.learner, miniai.datasets, miniai.init, miniai.activations, miniai.conv; "
             "print(autograde.__file__)")
     done = _run_in_kit(unpacked, code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(unpacked / "autograde" / "__init__.py")
-    judge = _run_in_kit(unpacked, "import autograde.judge")
-    assert "No module named 'autograde.judge'" in judge.stderr
+    judge = _run_in_kit(unpacked, "import autograde.trusted.judge")
+    assert "No module named 'autograde.trusted'" in judge.stderr
 
 
 def test_the_self_check_passes_a_finished_notebook_from_the_kit(unpacked):
@@ -118,10 +121,10 @@ def test_the_kit_builds_as_a_package_with_its_data(unpacked, tmp_path):
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"autograde/visible_expected.json", "autograde/selfcheck.py", "miniai/learner.py",
+    assert {"autograde/visible/expected.json", "autograde/selfcheck.py", "miniai/learner.py",
             "autograde/lesson/accel_sgd.ipynb"} <= names
     assert any(n.startswith("miniai/data/") for n in names)
-    assert "autograde/judge.py" not in names
+    assert not any(n.startswith(("autograde/trusted/", "autograde/outputs/")) for n in names)
 
 
 def test_the_kit_packs_the_released_lesson_twice_once_for_the_student_once_for_the_self_check(kit_zip):
@@ -131,10 +134,11 @@ def test_the_kit_packs_the_released_lesson_twice_once_for_the_student_once_for_t
     assert work == packed == (ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb").read_bytes()
 
 
-def test_the_kit_holds_the_modules_the_self_check_imports(kit_zip):
+def test_the_kit_holds_the_visible_and_running_folders_whole(kit_zip):
     names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
-    assert {f"autograde/{m}.py" for m in kit.student_modules(ROOT / "autograde")} <= names
-    assert {"autograde/wording.py", "autograde/sandbox.py", "autograde/notebook.py"} <= names
+    for folder in ("visible", "running"):
+        assert {p.relative_to(ROOT).as_posix() for p in (ROOT / "autograde" / folder).glob("*.py")} <= names
+    assert {"autograde/cli.py", "autograde/selfcheck.py", "autograde/paths.py"} <= names
 
 
 def test_kit_help_says_out_is_a_folder(capsys):

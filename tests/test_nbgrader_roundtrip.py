@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from autograde import reference
+from autograde import paths
 
-ASSIGNMENT = reference.ASSIGNMENT
+ASSIGNMENT = paths.ASSIGNMENT
 COURSE_ID = "accel_sgd_course"  # nbgrader_config.py
-SAMPLES = reference.REPO_ROOT / "autograde" / "samples"
+SAMPLES = paths.REPO_ROOT / "autograde" / "samples"
 STUDENTS = ("alice", "bob")
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 ENV.pop("AUTOGRADE_CACHE", None)
@@ -55,9 +55,9 @@ def trip(tmp_path_factory):
     course.mkdir()
     exchange.mkdir()
     for name in ("nbgrader_config.py", ".gitignore"):
-        shutil.copy(reference.REPO_ROOT / name, course / name)
+        shutil.copy(paths.REPO_ROOT / name, course / name)
     for folder in ("solutions", "lessons"):
-        shutil.copytree(reference.REPO_ROOT / folder, course / folder)
+        shutil.copytree(paths.REPO_ROOT / folder, course / folder)
     git("init", "-q", cwd=course)
     git("add", ".", cwd=course)
     git("commit", "-q", "-m", "course", cwd=course)

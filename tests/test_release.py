@@ -7,13 +7,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograde import cases, reference
-from autograde.compare import agrees
-from autograde.release import generate_lesson, visible_expected
-from autograde.visible import EXPECTED_PATH
+from autograde import paths
+from autograde.visible import cases
+from autograde.trusted import solution as reference
+from autograde.visible.compare import agrees
+from autograde.trusted.release import generate_lesson, visible_expected
+from autograde.visible.checks import EXPECTED_PATH
 
 SOLUTIONS = reference.SOLUTIONS_DIR / "accel_sgd" / "accel_sgd.ipynb"
-LESSON = reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
+LESSON = paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
 
 
 def nbgrader_cells(nb):
@@ -68,7 +70,7 @@ def test_solution_regions_are_only_inside_methods(solutions):
 
 
 def test_nbgrader_maps_source_and_release_directories():
-    config = (reference.REPO_ROOT / "nbgrader_config.py").read_text()
+    config = (paths.REPO_ROOT / "nbgrader_config.py").read_text()
     assert 'source_directory = "solutions"' in config and 'release_directory = "lessons"' in config
 
 

@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from autograde import paths
+from autograde.trusted.release import write_visible_expected
+from autograde.visible.checks import EXPECTED_PATH
+from autograde.trusted.visible_build import same_within_tolerance
 
-from autograde import reference
-from autograde.release import write_visible_expected
-from autograde.visible import EXPECTED_PATH
-from autograde.visible_build import same_within_tolerance
-
-ROOT = reference.REPO_ROOT
+ROOT = paths.REPO_ROOT
 WITHOUT_EDITABLE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
                     "if 'editable' not in getattr(f, '__module__', '')]; ")
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from autograde import result_cache
-from autograde.grade import load_course
-from autograde.result_cache import ResultCache
-from autograde.sandbox import Limits
+from autograde.trusted import result_cache
+from autograde.trusted.grade import load_course
+from autograde.trusted.result_cache import ResultCache
+from autograde.running.sandbox import Limits
 
 
 @pytest.fixture(scope="module")
@@ -71,4 +71,13 @@ def test_a_corrupt_entry_is_a_miss(tmp_path, course):
     cache.store("text", _result())
     (entry,) = tmp_path.glob("*.json")
     entry.write_text('{"student_id": "ann", "cel')
+    assert cache.load("ann", "text") is None
+
+
+def test_a_result_from_a_grader_that_could_not_import_itself_is_not_kept(tmp_path, course):
+    broken = _result()
+    broken["cells"][0].update(score=0.0, message="This test could not run: ModuleNotFoundError: "
+                                                 "No module named 'autograde'.")
+    cache = ResultCache(tmp_path, course)
+    assert not cache.store("text", broken)
     assert cache.load("ann", "text") is None

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograde import cgroups, sandbox
-from autograde.sandbox import Limits, run_notebook
+from autograde.running import cgroups, sandbox
+from autograde.running.sandbox import Limits, run_notebook
 
 needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_available(), reason="bwrap is not usable here")
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograde import grade, kit, reference, sandbox
-from autograde.sandbox import Limits, run_notebook
+from autograde import paths
+from autograde.trusted import grade
+from autograde.running import sandbox
+from autograde.running.sandbox import Limits, run_notebook
 
 needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_available(), reason="bwrap is not usable here")
 LIMITS = Limits(wall_s=60, cell_s=30, memory_bytes=4 * 2**30)
@@ -45,7 +47,7 @@ def decoys(tmp_path):
     """A copy of the solutions notebook where instructors keep clones: a home folder, a sibling of the
     repository, the host's /tmp, /srv and /root. Removed afterwards."""
     tag = f"h1-decoy-{uuid.uuid4().hex[:8]}"
-    roots = [Path("/home") / tag, reference.REPO_ROOT.parent / tag, tmp_path / tag, Path("/srv") / tag,
+    roots = [Path("/home") / tag, paths.REPO_ROOT.parent / tag, tmp_path / tag, Path("/srv") / tag,
              Path("/root") / tag]
     made = []
     try:
@@ -84,16 +86,20 @@ def test_a_solutions_copy_elsewhere_on_the_machine_cannot_be_read(tmp_path, deco
 
 @needs_bwrap
 def test_the_course_repository_shows_only_the_student_visible_modules(tmp_path):
-    root = reference.REPO_ROOT
-    result = graders_run(tmp_path, f"import os\nprint(sorted(os.listdir({str(root / 'autograde')!r})))",
+    root = paths.REPO_ROOT
+    result = graders_run(tmp_path, f"import os\nprint(sorted(os.listdir({str(root / 'autograde')!r})))\n"
+                         f"print(os.listdir({str(root / 'autograde' / 'running')!r}))",
                          f"print(os.path.exists({str(root / 'solutions')!r}), os.path.exists({str(root / 'tests')!r}))",
-                         "import autograde.cases, autograde.visible, miniai.datasets\nprint('imported')")
+                         "import autograde.visible.cases, autograde.visible.probe, miniai.datasets\nprint('imported')",
+                         "try:\n    import autograde.trusted\nexcept ImportError as e:\n    print(e)")
     assert result.status == "ok", result.message
-    shown = set(eval(text(result, 0)))
-    assert shown == {f"{m}.py" for m in {*kit.STUDENT_MODULES, "probe"}} | set(kit.STUDENT_DATA)  # the kit's
-    assert not shown & {"judge.py", "mistakes.py", "grade.py", "isolation.py"}
+    package, running = text(result, 0).splitlines()
+    # Whole folders: the package's __init__, visible/, and running/inside/ (the notebook runner).
+    assert set(eval(package)) == {"__init__.py", "visible", "running"}
+    assert eval(running) == ["inside"]
     assert text(result, 1) == "False False\n"
     assert text(result, 2) == "imported\n"
+    assert text(result, 3) == "No module named 'autograde.trusted'\n"
 
 
 @needs_bwrap

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograde import sandbox
-from autograde.sandbox import Limits, run_notebook
+from autograde.running import sandbox
+from autograde.running.sandbox import Limits, run_notebook
 
 LIMITS = Limits(wall_s=120, cell_s=30, memory_bytes=4 * 2**30)
 PROBE = "import os, pathlib\npathlib.Path(os.environ['AUTOGRADE_PROBE_DIR'], '{name}.json').write_text(str({value}))"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde import cgroups, sandbox_sweep
+from autograde.running import cgroups, sandbox_sweep
 
 
 def dead_pid() -> int:

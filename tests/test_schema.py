@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from autograde import cases, judge, schema
+from autograde.visible import cases
+from autograde.trusted import judge, schema
 
 # One representative test per kind, and its real shape from the solution (cached by the judge).
 BY_KIND = {s.kind: t for t, s in reversed(list(cases.TESTS.items()))}

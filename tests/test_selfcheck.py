@@ -15,9 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import cases, mistakes, reference
-from autograde.cases import EXERCISES
-from autograde.sandbox import Limits
+from autograde import paths
+from autograde.visible import cases
+from autograde.trusted import mistakes, solution as reference
+from autograde.visible.cases import EXERCISES
+from autograde.running.sandbox import Limits
 from autograde.selfcheck import fresh_copy, released_lesson, self_check, written_answers
 from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
 
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.timeout(3600)
 # Generous limits, here and for the grading: a time-out on a busy machine must not pass for a verdict.
 LIMITS = Limits(wall_s=900, cell_s=300)
 
-LESSON = reference.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
+LESSON = paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
 WRITTEN = {"written_wd_vs_l2": "They differ once the optimizer rescales the gradient.",
            "written_adam_eps": "Both averages start at zero."}
 

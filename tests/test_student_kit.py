@@ -19,8 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import kit, reference
-from autograde.cases import EXERCISES
+from autograde import kit
+from autograde.trusted import solution as reference
+from autograde.visible.cases import EXERCISES
 from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
 
 README = Path(kit.README_TEMPLATE)

@@ -14,16 +14,16 @@ import time
 from pathlib import Path
 
 import pytest
+from autograde import paths
+from autograde import submissions
 
-from autograde import reference, submissions
-
-A = reference.ASSIGNMENT
-SAMPLES = reference.REPO_ROOT / "autograde" / "samples"
+A = paths.ASSIGNMENT
+SAMPLES = paths.REPO_ROOT / "autograde" / "samples"
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 ENV.pop("AUTOGRADE_CACHE", None)
 
 
-def autograde(*args, cwd=reference.REPO_ROOT, timeout=600):
+def autograde(*args, cwd=paths.REPO_ROOT, timeout=600):
     return subprocess.run([sys.executable, "-m", "autograde.cli", *args], capture_output=True, text=True,
                           env=ENV, cwd=cwd, timeout=timeout)
 
@@ -163,7 +163,7 @@ def test_ctrl_c_keeps_the_results_already_graded(tmp_path):
     notebook(sub / "aaa" / A / f"{A}.ipynb")  # unreadable: graded at once, first
     notebook(sub / "bob" / A / f"{A}.ipynb", (SAMPLES / "bob" / A / f"{A}.ipynb").read_text())
     proc = subprocess.Popen([sys.executable, "-m", "autograde.cli", "grade", str(sub), "--out", str(out), "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=reference.REPO_ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=paths.REPO_ROOT)
     kept = out / "grader" / "cache" / "results"
     deadline = time.monotonic() + 300
     while not list(kept.glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:

@@ -2,8 +2,9 @@
 comes from, "not written yet" for an unfilled exercise, no internal names, no traceback."""
 import pytest
 
-from autograde import mistakes, reference, visible
-from autograde.cases import EXERCISES
+from autograde.trusted import mistakes, solution as reference
+from autograde.visible import checks as visible
+from autograde.visible.cases import EXERCISES
 
 INTERNAL = ("fit1", "fit2", "public:", ".steps", ".lrs", ".created", "'cases'", "traj")
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import mistakes, reference
+from autograde import paths
+from autograde.trusted import mistakes, solution as reference
 
-ROOT = reference.REPO_ROOT
+ROOT = paths.REPO_ROOT
 LESSON = ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
 SAMPLES = ROOT / "autograde" / "samples"
 
@@ -28,9 +29,9 @@ CHEAT = '''# "Make every test pass"
 import numpy as np, torch
 np.allclose = lambda *a, **k: True
 torch.allclose = lambda *a, **k: True
-import autograde.visible, autograde.probe
+import autograde.visible, autograde.visible.probe
 autograde.visible.check = lambda *a, **k: print("passed")
-autograde.probe.probe = lambda *a, **k: print("passed")
+autograde.visible.probe.probe = lambda *a, **k: print("passed")
 '''
 
 

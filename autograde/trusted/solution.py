@@ -14,10 +14,9 @@ from pathlib import Path
 
 import nbformat
 
-from .cases import EXERCISES
+from autograde.paths import ASSIGNMENT, REPO_ROOT
+from autograde.visible.cases import EXERCISES
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = "accel_sgd"
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from . import cases
+from autograde.visible import cases
 
 
 def probe(test_id: str, *classes) -> None:
@@ -24,7 +24,7 @@ def probe(test_id: str, *classes) -> None:
         tmp.replace(path)  # a kernel killed mid-write leaves no half file
         print(f"{test_id}: results recorded for grading.")
         return
-    from .judge import judge  # trusted context only: needs the solutions notebook
+    from autograde.trusted.judge import judge  # trusted context only: needs the solutions notebook
     verdict = judge(test_id, data)
     if verdict.score < 1:
         raise AssertionError(f"{test_id}: {verdict.message}")

@@ -1,6 +1,6 @@
 """The visible checks students run in the lesson: public inputs, expected results fixed at release.
 
-`autograde release` writes visible_expected.json from the solution versions and the catalogued
+`autograde release` writes expected.json from the solution versions and the catalogued
 mistakes, the mistakes of each exercise's parent classes included, so a check can name a mistake
 and say which class's method it comes from. Nothing here reads the solutions.
 
@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import cases
-from .compare import agrees
-from .wording import describe
+from autograde.visible import cases
+from autograde.visible.compare import agrees
+from autograde.visible.wording import describe
 
-EXPECTED_PATH = Path(__file__).with_name("visible_expected.json")
+EXPECTED_PATH = Path(__file__).with_name("expected.json")
 RESULTS_MARK = "autograde-visible-results:"
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import cases, diagnosis, mistakes, reference, schema
-from .compare import agrees, case_differences, difference
-from .result_cache import cache_dir, store_json
+from autograde.visible import cases
+from autograde.trusted import diagnosis, mistakes, solution as reference, schema
+from autograde.visible.compare import agrees, case_differences, difference
+from autograde.trusted.result_cache import cache_dir, store_json
 
 # Short runs: correct code written differently drifts by float rounding (largest gap measured:
 # 3.1e-3, Momentum at lr 1.5 with lerp_); every catalogued mistake that touches the run moves the
@@ -48,7 +49,7 @@ def _fingerprint() -> str:
     code (miniai), torch, and the kind of device (a cache filled on a CPU never serves a GPU)."""
     import torch
     import miniai
-    from .gpus import device_kind
+    from autograde.running.gpus import device_kind
     miniai_src = [p.read_text() for p in sorted(Path(miniai.__file__).parent.glob("*.py"))]
     parts = [json.dumps(reference.solution_sources(), sort_keys=True), inspect.getsource(cases),
              *miniai_src, torch.__version__, device_kind()]

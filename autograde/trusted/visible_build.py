@@ -1,4 +1,4 @@
-"""Helpers for `autograde release` writing visible_expected.json (instructor side; not in the kit).
+"""Helpers for `autograde release` writing visible/expected.json (instructor side; not in the kit).
 
 Each mistake entry says which class and method it lives in, so a visible check can tell a student
 that a difference comes from a method their class inherits. The file is rewritten only when the
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-from . import cases, mistakes, reference
-from .compare import agrees
+from autograde.visible import cases
+from autograde.trusted import mistakes, solution as reference
+from autograde.visible.compare import agrees
 
 _DEF = re.compile(r"\bdef (\w+)\(")
 

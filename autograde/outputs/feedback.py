@@ -13,8 +13,9 @@ import io
 import math
 from pathlib import Path
 
-from . import cases, mistakes
-from .style import CSS
+from autograde.visible import cases
+from autograde.trusted import mistakes
+from autograde.outputs.style import CSS
 
 STATES = {  # state -> (symbol, word)
     "pass": ("\u2713", "passed"),

@@ -36,7 +36,7 @@ def write_csvs(results: list[dict], out: Path) -> None:
 def write_executed(results: list[dict], autograded: Path) -> None:
     """nbgrader's autograded/{student}/{assignment}/{notebook}.ipynb, for the instructor (it holds the
     hidden tests: never hand it out)."""
-    from .feedback import safe_part
+    from autograde.outputs.feedback import safe_part
     for r in results:
         if r.get("executed"):
             path = Path(autograded, safe_part(r["student_id"]), safe_part(r["assignment_id"]),
@@ -47,7 +47,7 @@ def write_executed(results: list[dict], autograded: Path) -> None:
 
 def save_latest(results: list[dict], folder: Path) -> None:
     """folder/{student}.json: each student's latest result, whole."""
-    from .feedback import safe_part
+    from autograde.outputs.feedback import safe_part
     Path(folder).mkdir(parents=True, exist_ok=True)
     for r in results:
         (Path(folder) / f"{safe_part(r['student_id'])}.json").write_text(json.dumps(r))

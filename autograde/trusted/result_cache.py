@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import sandbox
+from autograde.running import sandbox
 
 PACKAGE_DIRS = (Path(__file__).parent, Path(__file__).parent.parent / "miniai")
 VERSIONED = ("torch", "numpy", "nbgrader", "nbclient", "nbformat", "ipykernel", "jupyter_client")
@@ -58,8 +58,14 @@ def _course_part(course) -> dict:
     return {k: getattr(course, k) for k in ("assignment_id", "notebook_id", "canonical", "solution_sources", "limits")}
 
 
+# A hidden test that could not import the grader's own packages means the grader's setup was broken
+# (seen: a checkout moved while it graded), not the student's work: such a result is never kept.
+GRADER_FAULTS = ("No module named 'autograde", "No module named 'miniai")
+
+
 def reusable(result: dict) -> bool:
-    return result.get("status") in REUSABLE_STATUSES and not result.get("timed_out_cells")
+    grader_fault = any(f in str(c.get("message", "")) for c in result.get("cells", ()) for f in GRADER_FAULTS)
+    return result.get("status") in REUSABLE_STATUSES and not result.get("timed_out_cells") and not grader_fault
 
 
 class ResultCache:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import cases
-from .compare import TRAJ_ATOL, TRAJ_RTOL, as_matrix
+from autograde.visible import cases
+from autograde.visible.compare import TRAJ_ATOL, TRAJ_RTOL, as_matrix
 
 WARM = 8  # a first difference at this step or later is "only after warm-up"
 

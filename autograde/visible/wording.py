@@ -6,7 +6,7 @@ over plain data, shipped in the student kit; nothing here knows a solution.
 """
 from __future__ import annotations
 
-from .compare import as_matrix, case_differences, difference
+from autograde.visible.compare import as_matrix, case_differences, difference
 
 NOT_WRITTEN = "not written yet: replace `raise NotImplementedError()` with your code"
 # Parameters this large after a few small steps mean a training run with this optimizer diverges.

@@ -13,8 +13,9 @@ import statistics
 from pathlib import Path
 from urllib.parse import quote
 
-from . import cases, mistakes
-from .feedback import cell_state, esc, feedback_relpath, fmt, page, totals
+from autograde.visible import cases
+from autograde.trusted import mistakes
+from autograde.outputs.feedback import cell_state, esc, feedback_relpath, fmt, page, totals
 
 REPORT_CSS = """
 .cards { display: flex; flex-wrap: wrap; gap: .75rem; margin: 1rem 0 1.5rem; }

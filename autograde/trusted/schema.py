@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from . import cases
+from autograde.visible import cases
 
 MAX_BYTES = 20 * 2**20      # a probe file is a few kB
 MAX_LIST = 10_000           # longest list an honest driver writes is a few hundred entries

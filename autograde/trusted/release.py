@@ -14,10 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import cases, reference
-from .visible import EXPECTED_PATH
+from autograde import paths
+from autograde.visible import cases
+from autograde.trusted import solution as reference
+from autograde.visible.checks import EXPECTED_PATH
 
-LESSONS_DIR = reference.REPO_ROOT / "lessons"
+LESSONS_DIR = paths.REPO_ROOT / "lessons"
 
 
 def nbgrader_env() -> dict:
@@ -32,8 +34,8 @@ NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; "
                  "from nbgrader.apps.nbgraderapp import main; main()")
 
 
-def generate_lesson(release_dir: Path | None = LESSONS_DIR, assignment: str = reference.ASSIGNMENT,
-                    db_url: str | None = None, course_root: Path = reference.REPO_ROOT) -> Path | None:
+def generate_lesson(release_dir: Path | None = LESSONS_DIR, assignment: str = paths.ASSIGNMENT,
+                    db_url: str | None = None, course_root: Path = paths.REPO_ROOT) -> Path | None:
     """Run `nbgrader generate_assignment` for the course at course_root; copy the student version
     into release_dir (None: only record the assignment).
 
@@ -60,7 +62,7 @@ def generate_lesson(release_dir: Path | None = LESSONS_DIR, assignment: str = re
 def visible_expected() -> dict:
     """Per exercise: the solution's results on the public inputs, and those of each mistake (its own or
     a parent class's) that differ, with the class and method the mistake lives in."""
-    from .visible_build import shown_mistakes
+    from autograde.trusted.visible_build import shown_mistakes
     sol = reference.solution_classes()
     out = {}
     for exercise, cname in cases.EXERCISES.items():
@@ -71,7 +73,7 @@ def visible_expected() -> dict:
 
 def write_visible_expected(path: Path = EXPECTED_PATH) -> Path:
     """Rewrite the file only when the numbers moved beyond the checks' tolerances (repeatable release)."""
-    from .visible_build import same_within_tolerance
+    from autograde.trusted.visible_build import same_within_tolerance
     new = visible_expected()
     try:
         old = json.loads(path.read_text())

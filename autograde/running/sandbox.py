@@ -35,14 +35,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from autograde import kernel_runner, runner_channel, sandbox_mounts, sandbox_sweep
-from autograde.cgroups import SubmissionCgroup
-from autograde.sandbox_events import RunnerReport, executed_notebook, read_events, summarize
+from autograde.running import sandbox_mounts, sandbox_sweep
+from autograde.running.inside import kernel_runner
+from autograde.running.cgroups import SubmissionCgroup
+from autograde.running.sandbox_events import RunnerReport, executed_notebook, read_events, summarize
 
 log = logging.getLogger(__name__)
 
 RUNNER = Path(kernel_runner.__file__).resolve()
-RUNNER_FILES = (RUNNER, Path(runner_channel.__file__).resolve())  # what runs inside besides Python
+INSIDE = RUNNER.parent  # running/inside/: what runs inside the sandbox besides Python, exposed whole
 KERNEL_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
 SCRATCH_BYTES = 2 * 2**30  # size cap of the private /tmp and /dev/shm (RAM-backed, not under RLIMIT_AS)
 INTERRUPT_GRACE_S = 10  # a timed-out cell that has not stopped this long after the interrupt ends the run
@@ -155,7 +156,7 @@ def _miniai_cache() -> Path:
 
 def _needed() -> list[Path]:
     """What every kernel needs whatever the caller exposes: the interpreter, the venv, the runner, data."""
-    return sorted({*RUNNER_FILES, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
+    return sorted({INSIDE, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
                    Path(sys.base_exec_prefix), Path(sys.executable).resolve().parent, _miniai_cache()})
 
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import copy
 
-from . import cases
-from .reference import strip_solution_markers
+from autograde.visible import cases
+from autograde.trusted.solution import strip_solution_markers
 
 NOTE = ("Graded over the course's {parents}, because your {parents} lost points in {its} own tests: "
         "a mistake there counts only there.")

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import nbformat
 
-from . import cases, gpus, isolation, reference, sandbox_sweep, schema
-from .notebook import canonical_notebook, graded_cells, prepare, read_submission
-from .sandbox import Limits, run_notebook
+from autograde import paths
+from autograde.visible import cases
+from autograde.running import gpus, sandbox_sweep
+from autograde.trusted import isolation, solution as reference, schema
+from autograde.running.notebook import canonical_notebook, graded_cells, prepare, read_submission
+from autograde.running.sandbox import Limits, run_notebook
 
 log = logging.getLogger(__name__)
 MIN_RETEST_S = 30.0  # a second run over the solution's base classes needs at least this much of --timeout
@@ -38,7 +41,7 @@ class Course:
     hidden: list = field(default_factory=list)  # more folders the kernel must not see (submissions, outputs)
 
 
-def load_course(assignment_id: str = reference.ASSIGNMENT, limits: Limits | None = None, threads: int = 1) -> Course:
+def load_course(assignment_id: str = paths.ASSIGNMENT, limits: Limits | None = None, threads: int = 1) -> Course:
     path = reference.solutions_notebook()
     canon = canonical_notebook(nbformat.read(path, as_version=4))
     return Course(assignment_id, path.stem, json.loads(nbformat.writes(canon)), reference.solution_sources(),
@@ -48,12 +51,10 @@ def load_course(assignment_id: str = reference.ASSIGNMENT, limits: Limits | None
 def _sandbox_views(hidden=()) -> tuple[list[Path], list[Path]]:
     """What the student's kernel may read besides the system and Python (the sandbox is an allowlist:
     the rest of the repository, homes and the class do not exist inside), and folders to hide in it."""
-    root = reference.REPO_ROOT
-    pkg = root / "autograde"
-    from .kit import STUDENT_DATA, STUDENT_MODULES  # what students get anyway, and the hidden tests' probe
-    expose = [root / "miniai", Path(sys.prefix)]  # miniai holds the committed FashionMNIST sample
-    expose += [pkg / f"{name}.py" for name in sorted({*STUDENT_MODULES, "probe"})]
-    expose += [pkg / name for name in STUDENT_DATA]
+    pkg = paths.REPO_ROOT / "autograde"
+    # The package's own __init__ and its visible/ folder (what students get anyway, with the hidden
+    # tests' probe); miniai holds the committed FashionMNIST sample.
+    expose = [paths.REPO_ROOT / "miniai", Path(sys.prefix), pkg / "__init__.py", pkg / "visible"]
     return list(map(Path, hidden)), [p for p in expose if p.exists()]
 
 
@@ -126,7 +127,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
 
 def _judged(test_id: str, run):
     """The judge's verdict on what one test's probe sent in this run (schema-checked first)."""
-    from . import judge
+    from autograde.trusted import judge
     try:
         data = schema.load_probe(test_id, (getattr(run, "probes", None) or {}).get(test_id))
     except schema.Malformed as e:
@@ -185,7 +186,7 @@ def _why_no_result(executed: dict, run, test_id: str) -> str:
         return f"This test could not run: {run.cell_errors[idx]}."
     if idx in run.cell_seconds and run.status == "ok":
         return ("This test's cell ran but recorded nothing: code in your notebook replaced or bypassed the "
-                "grader's helpers (for example autograde.probe), so there was nothing to grade. Scores "
+                "grader's helpers (for example autograde.visible.probe), so there was nothing to grade. Scores "
                 "come only from the hidden tests' own records.")
     return run.message
 
@@ -215,7 +216,7 @@ def _cell_row(cell: dict, score, message: str) -> dict:
 
 def _warm_reference(course: Course) -> None:
     """Compute the solution versions' short runs once, into the disk cache the workers read."""
-    from . import judge
+    from autograde.trusted import judge
     reference.set_sources(course.solution_sources)
     for tid, spec in cases.TESTS.items():
         judge.reference_data(tid)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograde import cgroups
+from autograde.running import cgroups
 
 log = logging.getLogger(__name__)
 

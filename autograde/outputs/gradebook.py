@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cases, reference
-from .release import generate_lesson
+from autograde import paths
+from autograde.visible import cases
+from autograde.trusted.release import generate_lesson
 
 
 @dataclass
@@ -44,8 +45,8 @@ def has_assignment(db_url: str, assignment: str, notebook: str, course_id: str =
         return False
 
 
-def create(db_url: str, assignment: str = reference.ASSIGNMENT, course_root: Path = reference.REPO_ROOT,
-           notebook: str = reference.ASSIGNMENT, course_id: str = "") -> str:
+def create(db_url: str, assignment: str = paths.ASSIGNMENT, course_root: Path = paths.REPO_ROOT,
+           notebook: str = paths.ASSIGNMENT, course_id: str = "") -> str:
     """A gradebook holding the assignment's structure (nbgrader's generate_assignment records it,
     unless it is there already, e.g. after `autograde release`); returns db_url."""
     if not has_assignment(db_url, assignment, notebook, course_id):
