@@ -228,7 +228,7 @@ def main(argv=None) -> int:
 
 def _is_student_kit() -> bool:
     """The student kit (autograde/kit.py) ships only what `autograde check` needs."""
-    return not Path(__file__).with_name("judge.py").exists()
+    return not (Path(__file__).parent / "trusted").is_dir()
 
 
 def run() -> None:

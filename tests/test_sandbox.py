@@ -223,7 +223,7 @@ def test_background_processes_do_not_survive(tmp_path, monkeypatch, mode, stop):
 
 @needs_bwrap
 def test_hiding_repository_and_home_keeps_the_interpreter_working(tmp_path):
-    repo = Path(sandbox.__file__).resolve().parents[1]  # holds the venv here
+    repo = Path(sandbox.__file__).resolve().parents[2]  # holds the venv here
     hide = [repo]
     if Path.home() != Path("/"):
         hide.append(Path.home())  # may hold the base interpreter (pyenv) as well as secrets

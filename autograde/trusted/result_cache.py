@@ -17,7 +17,7 @@ from pathlib import Path
 
 from autograde.running import sandbox
 
-PACKAGE_DIRS = (Path(__file__).parent, Path(__file__).parent.parent / "miniai")
+PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "miniai")  # autograde/, miniai/
 VERSIONED = ("torch", "numpy", "nbgrader", "nbclient", "nbformat", "ipykernel", "jupyter_client")
 REUSABLE_STATUSES = ("ok", "unreadable")
 
