@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from .idx import FASHION_NAMES, read_split
 
@@ -59,9 +60,9 @@ STALE_BUILD_S = 3600  # a build takes seconds; one this old was killed mid-write
 
 
 def cache_root():
-    "$MINIAI_CACHE, else $XDG_CACHE_HOME/miniai, else ~/.cache/miniai."
+    "$MINIAI_CACHE, else the platform's user cache folder (~/.cache/miniai or $XDG_CACHE_HOME/miniai on Linux)."
     if os.environ.get('MINIAI_CACHE'): return Path(os.environ['MINIAI_CACHE'])
-    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'miniai'
+    return platformdirs.user_cache_path('miniai')
 
 
 def cache_entry(files):

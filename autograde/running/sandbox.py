@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import platformdirs
+
 from autograde.running import sandbox_mounts, sandbox_sweep
 from autograde.running.inside import kernel_runner
 from autograde.running.cgroups import SubmissionCgroup
@@ -151,7 +153,7 @@ def _miniai_cache() -> Path:
     """miniai's dataset cache folder, by miniai.hubcache.cache_root's rule (not imported: it pulls torch)."""
     if os.environ.get("MINIAI_CACHE"):
         return Path(os.environ["MINIAI_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "miniai"
+    return platformdirs.user_cache_path("miniai")
 
 
 def _needed() -> list[Path]:

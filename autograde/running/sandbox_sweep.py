@@ -14,10 +14,11 @@ import logging
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from autograde.running import cgroups
 
@@ -28,16 +29,14 @@ STALE_S = 3600  # a folder without an owner pid this old is a leftover (a run la
 _OWNER = re.compile(r"autograde-(\d+)-")
 
 
-def _pids_with_marker(marker: bytes) -> list[int]:
+def _run_processes(run_id: str) -> list[psutil.Process]:
+    """The processes (other than this one) whose environment carries this run's AUTOGRADE_RUN_ID."""
     found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
+    for proc in psutil.process_iter():
         try:
-            with open(f"/proc/{entry.name}/environ", "rb") as f:
-                if marker in f.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:  # gone, or not ours
+            if proc.pid != os.getpid() and proc.environ().get("AUTOGRADE_RUN_ID") == run_id:
+                found.append(proc)
+        except (psutil.Error, OSError):  # gone, a zombie, or not ours to read
             pass
     return found
 
@@ -48,19 +47,18 @@ def kill_leftovers(run_id: str, patience_s: float = 3.0) -> int:
     Inside bwrap the pid namespace already takes everything down with the runner;
     this is the safety net, and the only net in fallback mode (where a process
     started with a new session escapes the process-group kill)."""
-    marker = f"AUTOGRADE_RUN_ID={run_id}".encode()
     deadline, killed = time.monotonic() + patience_s, 0
-    while pids := _pids_with_marker(marker):
-        for pid in pids:
+    while procs := _run_processes(run_id):
+        for proc in procs:
             try:
-                os.kill(pid, signal.SIGKILL)
+                proc.kill()
                 killed += 1
-            except OSError:
+            except psutil.Error:
                 pass
+        psutil.wait_procs(procs, timeout=0.05)
         if time.monotonic() > deadline:
-            log.error("processes %s of run %s would not die", pids, run_id)
+            log.error("processes %s of run %s would not die", [p.pid for p in procs], run_id)
             break
-        time.sleep(0.05)
     return killed
 
 
@@ -69,22 +67,12 @@ def workdir_prefix() -> str:
     return f"{PREFIX}{os.getpid()}-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's, and alive
-        return True
-    return True
-
-
 def is_stale(path: Path, now: float | None = None) -> bool:
     """True when `path` (an autograde-* folder) belongs to no live process."""
     owner = _OWNER.match(path.name)
     if owner:
         pid = int(owner.group(1))
-        return pid != os.getpid() and not _alive(pid)
+        return pid != os.getpid() and not psutil.pid_exists(pid)
     try:
         return (now or time.time()) - path.lstat().st_mtime > STALE_S
     except OSError:

@@ -15,6 +15,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import platformdirs
+
 from autograde.running import sandbox
 
 PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "miniai")  # autograde/, miniai/
@@ -24,7 +26,7 @@ REUSABLE_STATUSES = ("ok", "unreadable")
 
 def cache_dir() -> Path:
     """Where the grader keeps what it can reuse: the reference runs and, under results/, the results."""
-    return Path(os.environ.get("AUTOGRADE_CACHE", Path.home() / ".cache" / "autograde"))
+    return Path(os.environ.get("AUTOGRADE_CACHE") or platformdirs.user_cache_path("autograde"))
 
 
 def _code_digest() -> str:
