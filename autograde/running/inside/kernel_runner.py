@@ -37,7 +37,6 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 import argparse
 import atexit
-import ctypes
 import importlib.util
 import json
 import subprocess
@@ -60,6 +59,7 @@ def _sibling(name: str):
 
 
 _channel = _sibling("runner_channel")
+_identity = _sibling("runner_identity")
 Events, Probes, Capped = _channel.Events, _channel.Probes, _channel.Capped
 
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -271,24 +271,6 @@ def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: in
     return end["status"]
 
 
-def _become(user: str, workdir: Path) -> None:
-    """Started as root inside the sandbox: hand the workdir to `uid:gid` and become that user
-    for good (no capabilities left), before anything of the student's runs."""
-    uid, gid = (int(x) for x in user.split(":"))
-    os.chown(workdir, uid, gid)
-    os.setgroups([])
-    os.setgid(gid)
-    os.setuid(uid)
-
-
-def _not_dumpable() -> None:
-    """The kernel, same user, must not open /proc/<runner>/fd/* (our stdout) or ptrace us."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-    except (OSError, AttributeError):
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, required=True)
@@ -299,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interrupt-grace", type=int, default=10)
     args = ap.parse_args(argv)
     if args.user:
-        _become(args.user, args.workdir)
-    _not_dumpable()
+        _identity.become(args.user, args.workdir)
+    _identity.not_dumpable()
     (args.workdir / "probe").mkdir(exist_ok=True)
     events = Events()
     try:
