@@ -19,6 +19,7 @@ from pathlib import Path
 
 from autograde import paths
 from autograde.outputs import feedback, gradebook, report, results
+from autograde.outputs.records import SubmissionResult
 from autograde.trusted import grade
 from autograde import submissions
 from autograde.course import CourseError, CourseFolder, Output
@@ -36,7 +37,7 @@ class Interrupted(KeyboardInterrupt):
 
 @dataclass
 class ClassGrading:
-    results: list[dict]
+    results: list[SubmissionResult]
     output: Output
     reused: int
 
@@ -109,16 +110,16 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     kept = ResultCache(cache_dir() / "results", graded_course)
     reused = [] if regrade else [r for r in (kept.load(sid, text) for sid, text in texts) if r]
     if reused:
-        done = {r["student_id"] for r in reused}
+        done = {r.student_id for r in reused}
         texts = [(sid, text) for sid, text in texts if sid not in done]
         say(f"{len(reused)} submission(s) unchanged since they were last graded into {output.root}/: their "
             f"results are reused (--regrade grades them again)")
     text_of = dict(texts)
     stored = []
 
-    def keep(result: dict) -> None:
-        if kept.store(text_of[result["student_id"]], result):
-            stored.append(result["student_id"])
+    def keep(result: SubmissionResult) -> None:
+        if kept.store(text_of[result.student_id], result):
+            stored.append(result.student_id)
 
     # While the first kernels start: nbgrader builds the gradebook, and the solution versions'
     # results are loaded (or computed) into the cache. Graded in this process, the judge waits for
@@ -143,10 +144,10 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
         raise Interrupted(len(stored)) from None
     pool.shutdown()
     by_student = {s.student_id: s for s in subs}
-    graded = sorted(graded + reused, key=lambda r: r["student_id"])
+    graded = sorted(graded + reused, key=lambda r: r.student_id)
     for r in graded:
-        sub = by_student[r["student_id"]]
-        r.update(submission_note=sub.note, timestamp=sub.timestamp, submitted_folder=str(sub.folder))
+        sub = by_student[r.student_id]
+        r.submission_note, r.timestamp, r.submitted_folder = sub.note or "", sub.timestamp, str(sub.folder)
     write_outputs(graded, course, output)
     return ClassGrading(graded, output, len(reused))
 
@@ -159,41 +160,41 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def write_outputs(graded: list[dict], course: CourseFolder, output: Output) -> None:
+def write_outputs(graded: list[SubmissionResult], course: CourseFolder, output: Output) -> None:
     results.write_csvs(graded, output.grader)
     results.write_executed(graded, output.autograded)
     results.save_latest(graded, output.grader / "results")
-    gradebook.record(output.db_url, graded, {r["student_id"]: r.get("timestamp") for r in graded},
+    gradebook.record(output.db_url, graded, {r.student_id: r.timestamp for r in graded},
                      course.course_id)
     write_feedback_pages(graded, course, output)
     link_prefix = os.path.relpath(output.root, output.grader) + "/"
     report.write_report(graded, output.grader, link_prefix)
 
 
-def write_feedback_pages(graded: list[dict], course: CourseFolder, output: Output) -> list[Path]:
+def write_feedback_pages(graded: list[SubmissionResult], course: CourseFolder, output: Output) -> list[Path]:
     """Each student's page, from the gradebook as it is now (hand scores, overrides, comments), with
     the nbgrader files release_feedback needs beside it."""
     hand = gradebook.hand_grading(output.db_url, graded, course.course_id)
     written = []
     for r in graded:
-        h = hand.get(r["student_id"]) or gradebook.HandGrading()
-        written.append(feedback.write_feedback(feedback.with_hand_grading(r, h.scores, h.comments),
-                                               output.root, output.feedback))
+        h = hand.get(r.student_id) or gradebook.HandGrading()
+        written.append(feedback.write_feedback(r.with_hand_grading(h.scores, h.comments), output.root,
+                                               output.feedback))
         copy_nbgrader_files(r, output)
     return written
 
 
-def copy_nbgrader_files(result: dict, output: Output) -> None:
+def copy_nbgrader_files(result: SubmissionResult, output: Output) -> None:
     """timestamp.txt and submission_secret.txt into autograded/ and feedback/, as nbgrader's autograde
     and generate_feedback do: release_feedback reads them, fetch_feedback matches the secret."""
-    folder = Path(result.get("submitted_folder") or "")
-    parts = (feedback.safe_part(result["student_id"]), feedback.safe_part(result["assignment_id"]))
+    folder = Path(result.submitted_folder or "")
+    parts = (feedback.safe_part(result.student_id), feedback.safe_part(result.assignment_id))
     for target in (output.autograded, output.feedback):
         dest = Path(target, *parts)
         dest.mkdir(parents=True, exist_ok=True)
         for name in submissions.NBGRADER_FILES:
             src = folder / name
-            if result.get("submitted_folder") and src.is_file() and not src.is_symlink():
+            if result.submitted_folder and src.is_file() and not src.is_symlink():
                 shutil.copyfile(src, dest / name)
 
 

@@ -71,9 +71,9 @@ def cmd_feedback(args) -> int:
     return 0
 
 
-def _grader_failures(graded: list[dict]) -> int:
+def _grader_failures(graded) -> int:
     """Exit status: 0 when every submission got a result (even a zero), 2 when the grader itself failed."""
-    failed = [r["student_id"] for r in graded if r["status"] == "error"]
+    failed = [r.student_id for r in graded if r.status == "error"]
     if failed:
         print(f"ERROR: the grader could not run {len(failed)} submission(s): {', '.join(failed)}; "
               f"their rows say why. Fix the grader's set-up and grade again.", file=sys.stderr)
@@ -81,15 +81,16 @@ def _grader_failures(graded: list[dict]) -> int:
     return 0
 
 
-def _print_table(graded: list[dict]) -> None:
-    from autograde.outputs.results import total
-    width = max([len("student")] + [len(r["student_id"]) for r in graded])
+def _print_table(graded) -> None:
+    """One line a student: points with the written answers (0 until graded by hand), and a note."""
+    from autograde.outputs.records import points_with_written
+    width = max([len("student")] + [len(r.student_id) for r in graded])
     print(f"{'student':<{width}}  {'score':>11}  note")
     for r in graded:
-        score, max_score = total(r)
-        named = sorted({c["mistake"] for c in r["cells"] if c.get("mistake")})
-        note = r["message"] if r["status"] != "ok" else (", ".join(named) if named else r.get("note", ""))
-        print(f"{r['student_id']:<{width}}  {score:5.2f}/{max_score:<5.1f}  {note[:90]}")
+        points = points_with_written(r)
+        named = sorted({c.mistake for c in r.cells if c.mistake})
+        note = r.message if r.status != "ok" else (", ".join(named) if named else r.note)
+        print(f"{r.student_id:<{width}}  {points.score:5.2f}/{points.max:<5.1f}  {note[:90]}")
 
 
 def cmd_check(args) -> int:

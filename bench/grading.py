@@ -100,7 +100,7 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
     main_s = time.perf_counter() - t_main
     graded = captured.get("grade_all (kernels + judge)") or []
     subs = []
-    for r in graded:
+    for r in (g.to_dict() for g in graded):  # grade_all gives SubmissionResult records
         cells = []
         for i, c in enumerate((r.get("executed") or {}).get("cells", [])):
             meta = c.get("metadata", {})

@@ -3,18 +3,19 @@
 The pages must never show hidden test source, must escape whatever a submission contains, and
 must count scores and mistakes exactly; a real browser checks that the page renders at all."""
 import copy
-import html
 import math
 import shutil
 import subprocess
 from pathlib import Path
 
+import markupsafe
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograde.trusted import mistakes
-from autograde.outputs.feedback import render_feedback, with_hand_grading, write_feedback
+from autograde.outputs.feedback import render_feedback, write_feedback
+from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.outputs.report import mistake_counts, render_report, write_report
 
 HIDDEN = "### BEGIN HIDDEN TESTS\nprobe('test_sgd_small', SGD)\n### END HIDDEN TESTS"
@@ -26,8 +27,8 @@ SOL_CURVE = [2.3, 1.9, 1.5, 1.2, 1.0, 0.9]
 
 
 def html_text(s):
-    """How a plain string appears in the page once escaped."""
-    return html.escape(s, quote=True)
+    """How a plain string appears in the page once escaped (by the templates' autoescaping)."""
+    return str(markupsafe.escape(s))
 
 
 def nbg(grade_id, solution, grade, points=None):
@@ -37,28 +38,26 @@ def nbg(grade_id, solution, grade, points=None):
     return {"nbgrader": meta}
 
 
-def executed(code=SGD_CODE):
+def executed(code=SGD_CODE, written=WRITTEN):
     """A tiny executed notebook: an answer cell, its hidden test cell and a written answer."""
     nb = new_notebook(cells=[
         new_markdown_cell("# Accelerated SGD"),
         new_code_cell(code, metadata=nbg("sgd", True, False)),
         new_code_cell("# Hidden tests: SGD on small tensors\n" + HIDDEN,
                       metadata=nbg("test_sgd_small", False, True, 2)),
-        new_markdown_cell(WRITTEN, metadata=nbg("written_wd_vs_l2", True, True, 2)),
+        new_markdown_cell(written, metadata=nbg("written_wd_vs_l2", True, True, 2)),
     ])
     return nbformat.from_dict(nb)  # a plain-dict-like NotebookNode, as the grader passes it
 
 
 def cell(gid, score, max_score, message="", mistake=None, details=None, auto=True):
-    return {"grade_id": gid, "score": score, "max_score": max_score, "message": message, "auto": auto,
-            "mistake": mistake, "details": details or {}}
+    return CellResult(gid, score, max_score, message, auto=auto, mistake=mistake, details=details or {})
 
 
 def result(sid, cells, status="ok", message="", code=SGD_CODE, sandboxed=True):
-    return {"student_id": sid, "assignment_id": "accel_sgd", "notebook_id": "accel_sgd", "status": status,
-            "message": message, "sandboxed": sandboxed,
-            "executed": None if status == "unreadable" else executed(code),
-            "timings": {"run": 1.0, "judge": 0.1, "cells": {}}, "cells": cells}
+    return SubmissionResult(sid, "accel_sgd", "accel_sgd", status=status, message=message, sandboxed=sandboxed,
+                            executed=None if status == "unreadable" else executed(code),
+                            timings={"run": 1.0, "judge": 0.1, "cells": {}}, cells=cells)
 
 
 def correct(sid="ann"):
@@ -102,8 +101,8 @@ def unreadable(sid="dan"):
 
 def evil(sid="eve"):
     r = with_mistake(sid)
-    r["executed"] = executed(EVIL_CODE)
-    r["cells"][3] = cell("test_momentum_small", 0.0, 2.0, "<script>alert(2)</script> raised",
+    r.executed = executed(EVIL_CODE)
+    r.cells[3] = cell("test_momentum_small", 0.0, 2.0, "<script>alert(2)</script> raised",
                          mistake="momentum_undampened")
     return r
 
@@ -167,6 +166,31 @@ def test_student_strings_are_escaped():
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
 
 
+HOSTILE_ID = "<img src=x onerror=alert(3)>"  # no slash: a valid folder name, so it reaches both pages
+
+
+def hostile():
+    """Markup in every string a student controls: id, code, written answer, and so the run's message."""
+    r = evil(HOSTILE_ID)
+    r.executed = executed(EVIL_CODE, written="<script>alert(5)</script> decay is not L2")
+    r.status, r.message = "error", "<script>alert(4)</script> stopped the run"
+    return r
+
+
+@pytest.mark.parametrize("render", [render_feedback, lambda r: render_report([r, correct()])],
+                         ids=["feedback", "report"])
+def test_hostile_student_strings_are_escaped_on_both_pages(render):
+    page = render(hostile())
+    assert "<script" not in page.lower() and "<img src=x" not in page
+    assert html_text(HOSTILE_ID) in page
+    assert html_text("<script>alert(4)</script> stopped the run") in page
+
+
+def test_a_hostile_written_answer_is_escaped():
+    page = render_feedback(hostile())
+    assert html_text("<script>alert(5)</script> decay is not L2") in page
+
+
 def test_write_feedback_path(tmp_path):
     path = write_feedback(correct("ann"), tmp_path)
     assert path == tmp_path / "feedback" / "ann" / "accel_sgd" / "accel_sgd.html"
@@ -185,7 +209,7 @@ def cohort():
 
 def test_report_counts_mistakes_per_student():
     rs = cohort()
-    rs[1]["cells"][1]["mistake"] = "sgd_forgot_lr"   # a second test flags the same mistake: still one student
+    rs[1].cells[1].mistake = "sgd_forgot_lr"   # a second test flags the same mistake: still one student
     assert mistake_counts(rs) == [("sgd_forgot_lr", 2, ["test_sgd_small", "test_sgd_run"]),
                                   ("momentum_undampened", 1, ["test_momentum_small"])]
     page = render_report(rs)
@@ -228,7 +252,7 @@ def test_write_report_path(tmp_path):
     assert path == tmp_path / "report.html"
     for r in rs:
         written = write_feedback(r, tmp_path).relative_to(tmp_path).as_posix()
-        assert written == f"feedback/{r['student_id']}/accel_sgd/accel_sgd.html"
+        assert written == f"feedback/{r.student_id}/accel_sgd/accel_sgd.html"
 
 
 def test_report_of_nobody():
@@ -255,20 +279,20 @@ def test_feedback_renders_in_a_real_browser(tmp_path):
 
 
 def test_a_hand_graded_written_answer_counts_in_the_total():
-    page = render_feedback(with_hand_grading(correct(), {"written_wd_vs_l2": 1.5}, {}))
+    page = render_feedback(correct().with_hand_grading({"written_wd_vs_l2": 1.5}, {}))
     assert "1.5 / 2 points, graded by hand" in page
     assert "Total: 6.5 / 7" in page and "more points, pending" not in page
 
 
 def test_an_override_replaces_the_automatic_score_and_says_so():
-    page = render_feedback(with_hand_grading(with_mistake(), {"test_sgd_small": 2.0}, {}))
+    page = render_feedback(with_mistake().with_hand_grading({"test_sgd_small": 2.0}, {}))
     assert "Score set by your instructor (the automatic test gave 0.29)." in page
     assert "4 / 5" in page                             # 2 (override) + 0 + 2
 
 
 def test_instructor_comments_appear_escaped_in_their_section():
     comments = {"sgd": "Look at <lr> again.", "written_wd_vs_l2": "Nicely put."}
-    page = render_feedback(with_hand_grading(correct(), {}, comments))
+    page = render_feedback(correct().with_hand_grading({}, comments))
     assert page.count("Comment from your instructor") == 2
     assert "Look at &lt;lr&gt; again." in page
     assert page.index("Nicely put.") > page.index('id="written_wd_vs_l2"')
@@ -277,10 +301,11 @@ def test_instructor_comments_appear_escaped_in_their_section():
 def test_hand_grading_leaves_the_result_itself_alone():
     r = correct()
     before = copy.deepcopy(r)
-    with_hand_grading(r, {"written_wd_vs_l2": 2.0}, {"sgd": "ok"})
+    r.with_hand_grading({"written_wd_vs_l2": 2.0}, {"sgd": "ok"})
     assert repr(r) == repr(before)
 
 
 def test_the_page_says_which_notebook_was_graded():
-    r = {**correct(), "submission_note": "Your submission held 2 notebooks (a.ipynb, b.ipynb); b.ipynb was graded."}
+    r = correct()
+    r.submission_note = "Your submission held 2 notebooks (a.ipynb, b.ipynb); b.ipynb was graded."
     assert "Which notebook was graded" in render_feedback(r) and "b.ipynb was graded" in render_feedback(r)

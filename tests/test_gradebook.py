@@ -7,18 +7,18 @@ import pytest
 
 from autograde import paths
 from autograde.outputs import gradebook
+from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.trusted import solution as reference
 from autograde.running.notebook import canonical_notebook, graded_cells
 
 STUDENT = "ann"
 
 
-def _result(auto_score: float) -> dict:
+def _result(auto_score: float) -> SubmissionResult:
     canon = canonical_notebook(nbformat.read(reference.solutions_notebook(), as_version=4))
-    cells = [{"grade_id": c["grade_id"], "auto": c["auto"], "score": auto_score * c["points"] if c["auto"] else None,
-              "max_score": c["points"], "message": "" if auto_score == 1 else "differs"} for c in graded_cells(canon)]
-    return {"student_id": STUDENT, "assignment_id": paths.ASSIGNMENT, "notebook_id": paths.ASSIGNMENT,
-            "cells": cells}
+    cells = [CellResult(c["grade_id"], auto_score * c["points"] if c["auto"] else None, c["points"],
+                        "" if auto_score == 1 else "differs", auto=c["auto"]) for c in graded_cells(canon)]
+    return SubmissionResult(STUDENT, paths.ASSIGNMENT, paths.ASSIGNMENT, cells=cells)
 
 
 def _grades(db_url):

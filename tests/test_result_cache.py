@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.trusted import result_cache
 from autograde.trusted.grade import load_course
 from autograde.trusted.result_cache import ResultCache
@@ -16,8 +17,8 @@ def course():
 
 
 def _result(student_id="ann", status="ok", timed_out=()):
-    return {"student_id": student_id, "status": status, "message": "", "cells": [{"grade_id": "test_sgd_small",
-            "score": 1.0}], "timed_out_cells": list(timed_out)}
+    return SubmissionResult(student_id, "accel_sgd", "accel_sgd", status,
+                            cells=[CellResult("test_sgd_small", 1.0, 2.0)], timed_out_cells=list(timed_out))
 
 
 def test_a_stored_result_comes_back_for_the_same_notebook(tmp_path, course):
@@ -76,8 +77,8 @@ def test_a_corrupt_entry_is_a_miss(tmp_path, course):
 
 def test_a_result_from_a_grader_that_could_not_import_itself_is_not_kept(tmp_path, course):
     broken = _result()
-    broken["cells"][0].update(score=0.0, message="This test could not run: ModuleNotFoundError: "
-                                                 "No module named 'autograde'.")
+    broken.cells[0].score = 0.0
+    broken.cells[0].message = "This test could not run: ModuleNotFoundError: No module named 'autograde'."
     cache = ResultCache(tmp_path, course)
     assert not cache.store("text", broken)
     assert cache.load("ann", "text") is None

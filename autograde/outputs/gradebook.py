@@ -18,6 +18,7 @@ from pathlib import Path
 from autograde import paths
 from autograde.visible import cases
 from autograde.trusted.release import generate_lesson
+from autograde.outputs.records import SubmissionResult
 
 
 @dataclass
@@ -54,7 +55,7 @@ def create(db_url: str, assignment: str = paths.ASSIGNMENT, course_root: Path = 
     return db_url
 
 
-def record(db_url: str, results: list[dict], timestamps: dict[str, str | None] | None = None,
+def record(db_url: str, results: list[SubmissionResult], timestamps: dict[str, str | None] | None = None,
            course_id: str = "") -> None:
     """Write every submission's timestamp, automatic scores and comments. What a human entered in
     formgrader (written answers' scores, overrides, manual comments) survives grading again."""
@@ -63,7 +64,7 @@ def record(db_url: str, results: list[dict], timestamps: dict[str, str | None] |
     timestamps = timestamps or {}
     with _open(db_url, course_id) as gb:
         for r in results:
-            student, assignment, notebook = r["student_id"], r["assignment_id"], r["notebook_id"]
+            student, assignment, notebook = r.student_id, r.assignment_id, r.notebook_id
             gb.update_or_create_student(student)
             stamp = timestamps.get(student)
             try:
@@ -72,14 +73,14 @@ def record(db_url: str, results: list[dict], timestamps: dict[str, str | None] |
                 when = None  # a garbled timestamp.txt: graded all the same, as if none
             gb.update_or_create_submission(assignment, student, timestamp=when)
             comments: dict[str, list[str]] = {}
-            for cell in r["cells"]:
-                grade = gb.find_grade(cell["grade_id"], notebook, assignment, student)
-                grade.auto_score = cell["score"] if cell["auto"] else None
+            for cell in r.cells:
+                grade = gb.find_grade(cell.grade_id, notebook, assignment, student)
+                grade.auto_score = cell.score if cell.auto else None
                 # nbgrader's rule: a person looks at written answers and at scores they overrode
                 grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-                spec = cases.TESTS.get(cell["grade_id"])
-                if cell["auto"] and cell["message"] and spec:
-                    comments.setdefault(spec.exercise, []).append(f"{cell['grade_id']}: {cell['message']}")
+                spec = cases.TESTS.get(cell.grade_id)
+                if cell.auto and cell.message and spec:
+                    comments.setdefault(spec.exercise, []).append(f"{cell.grade_id}: {cell.message}")
             for exercise in cases.EXERCISES:
                 try:
                     comment = gb.find_comment(exercise, notebook, assignment, student)
@@ -89,14 +90,14 @@ def record(db_url: str, results: list[dict], timestamps: dict[str, str | None] |
             gb.db.commit()
 
 
-def hand_grading(db_url: str, results: list[dict], course_id: str = "") -> dict[str, HandGrading]:
+def hand_grading(db_url: str, results: list[SubmissionResult], course_id: str = "") -> dict[str, HandGrading]:
     """student_id -> the scores and comments people entered (formgrader, or any Gradebook client)."""
     from nbgrader.api import MissingEntry
     found: dict[str, HandGrading] = {}
     with _open(db_url, course_id) as gb:
         for r in results:
             try:
-                nb = gb.find_submission_notebook(r["notebook_id"], r["assignment_id"], r["student_id"])
+                nb = gb.find_submission_notebook(r.notebook_id, r.assignment_id, r.student_id)
             except MissingEntry:
                 continue
             hand = HandGrading()
@@ -106,5 +107,5 @@ def hand_grading(db_url: str, results: list[dict], course_id: str = "") -> dict[
             for c in nb.comments:
                 if c.manual_comment and c.manual_comment.strip():
                     hand.comments[c.name] = c.manual_comment.strip()
-            found[r["student_id"]] = hand
+            found[r.student_id] = hand
     return found

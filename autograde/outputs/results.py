@@ -7,58 +7,57 @@ import csv
 import json
 from pathlib import Path
 
+from autograde.outputs.records import SubmissionResult, points_with_written
+
 GRADES_COLUMNS = ["student_id", "assignment_id", "score", "max_score"]
 CELLS_COLUMNS = ["student_id", "assignment_id", "notebook_id", "grade_id", "score", "max_score", "message"]
 
 
-def total(result: dict) -> tuple[float, float]:
-    """(points scored so far, points available): hand-graded cells count as 0 until graded."""
-    score = sum(c["score"] or 0.0 for c in result["cells"])
-    return round(score, 4), round(sum(c["max_score"] for c in result["cells"]), 4)
-
-
-def write_csvs(results: list[dict], out: Path) -> None:
+def write_csvs(results: list[SubmissionResult], out: Path) -> None:
+    """grades.csv: each student's points with the written answers (0 until graded by hand);
+    cells.csv: every graded cell."""
     Path(out).mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(GRADES_COLUMNS)
         for r in results:
-            w.writerow([r["student_id"], r["assignment_id"], *total(r)])
+            points = points_with_written(r)
+            w.writerow([r.student_id, r.assignment_id, points.score, points.max])
     with open(out / "cells.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(CELLS_COLUMNS)
         for r in results:
-            for c in r["cells"]:
-                w.writerow([r["student_id"], r["assignment_id"], r["notebook_id"], c["grade_id"],
-                            "" if c["score"] is None else c["score"], c["max_score"], c["message"]])
+            for c in r.cells:
+                w.writerow([r.student_id, r.assignment_id, r.notebook_id, c.grade_id,
+                            "" if c.score is None else c.score, c.max_score, c.message])
 
 
-def write_executed(results: list[dict], autograded: Path) -> None:
+def write_executed(results: list[SubmissionResult], autograded: Path) -> None:
     """nbgrader's autograded/{student}/{assignment}/{notebook}.ipynb, for the instructor (it holds the
     hidden tests: never hand it out)."""
     from autograde.outputs.feedback import safe_part
     for r in results:
-        if r.get("executed"):
-            path = Path(autograded, safe_part(r["student_id"]), safe_part(r["assignment_id"]),
-                        safe_part(r["notebook_id"]) + ".ipynb")
+        if r.executed:
+            path = Path(autograded, safe_part(r.student_id), safe_part(r.assignment_id),
+                        safe_part(r.notebook_id) + ".ipynb")
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(r["executed"], indent=1))
+            path.write_text(json.dumps(r.executed, indent=1))
 
 
-def save_latest(results: list[dict], folder: Path) -> None:
+def save_latest(results: list[SubmissionResult], folder: Path) -> None:
     """folder/{student}.json: each student's latest result, whole."""
     from autograde.outputs.feedback import safe_part
     Path(folder).mkdir(parents=True, exist_ok=True)
     for r in results:
-        (Path(folder) / f"{safe_part(r['student_id'])}.json").write_text(json.dumps(r))
+        (Path(folder) / f"{safe_part(r.student_id)}.json").write_text(json.dumps(r.to_dict()))
 
 
-def load_latest(folder: Path) -> list[dict]:
+def load_latest(folder: Path) -> list[SubmissionResult]:
     """The results save_latest wrote, by student id."""
     found = []
     for path in sorted(Path(folder).glob("*.json")):
         try:
-            found.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
+            found.append(SubmissionResult.from_dict(json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):  # unreadable, or not a result
             continue
-    return sorted(found, key=lambda r: r["student_id"])
+    return sorted(found, key=lambda r: r.student_id)

@@ -1,7 +1,8 @@
 """Grading a class: one pure function per submission, run in local processes or on Dask workers.
 
 `grade_submission(course, student_id, text)` takes the notebook's *content* and returns plain
-data, so workers need no shared file system and the result never depends on which worker ran it.
+data (SubmissionResult.to_dict; grade_all makes records of it again), so workers need no shared file
+system and the result never depends on which worker ran it.
 Only the parent process writes files and the gradebook (one writer: no sqlite lock errors).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from autograde import paths
 from autograde.visible import cases
 from autograde.running import gpus, sandbox_sweep
 from autograde.trusted import isolation, solution as reference, schema
+from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.running.notebook import canonical_notebook, graded_cells, prepare, read_submission
 from autograde.running.sandbox import Limits, run_notebook
 
@@ -73,15 +75,13 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
     t0 = time.monotonic()
     canon = nbformat.reads(json.dumps(course.canonical), as_version=4)
     cells = graded_cells(canon)
-    result = {"student_id": student_id, "assignment_id": course.assignment_id,
-              "notebook_id": course.notebook_id, "status": "ok", "message": "", "cells": [],
-              "executed": None, "timings": {}}
+    result = SubmissionResult(student_id, course.assignment_id, course.notebook_id)
     try:
         prepared = prepare(read_submission(text), canon)
     except ValueError as e:
-        result.update(status="unreadable", message=f"Your submission could not be graded: {e}.")
-        result["cells"] = [_cell_row(c, 0.0 if c["auto"] else None, result["message"]) for c in cells]
-        return result
+        result.status, result.message = "unreadable", f"Your submission could not be graded: {e}."
+        result.cells = [_cell_row(c, 0.0 if c["auto"] else None, result.message) for c in cells]
+        return result.to_dict()
     with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
         hide, expose = _sandbox_views(course.hidden)
         threads = str(max(1, course.threads))
@@ -95,7 +95,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
     executed = run.notebook
     verdicts = {c["grade_id"]: _judged(c["grade_id"], run) for c in cells if c["auto"]}
     try:
-        _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, result["timings"],
+        _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, result.timings,
                                dict(hide=hide, expose=expose, env={"OMP_NUM_THREADS": threads,
                                                                    "MKL_NUM_THREADS": threads,
                                                                    **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))}))
@@ -104,7 +104,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
     for c in cells:
         gid = c["grade_id"]
         if not c["auto"]:
-            result["cells"].append(_cell_row(c, None, "Graded by hand."))
+            result.cells.append(_cell_row(c, None, "Graded by hand."))
             continue
         verdict = verdicts[gid]
         message = verdict.message
@@ -113,16 +113,16 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
             verdict.details = {}
         message = gpus.explain_oom(message, slot)
         row = _cell_row(c, round(verdict.score * c["points"], 4), message)
-        row.update(mistake=verdict.mistake, details=verdict.details)
-        result["cells"].append(row)
-    result["note"] = _zero_note(result["cells"], prepared, canon)
+        row.mistake, row.details = verdict.mistake, verdict.details
+        result.cells.append(row)
+    result.note = _zero_note(result.cells, prepared, canon)
     # Errors in cells of a notebook that ran to the end are each test's business, not a run problem.
-    result.update(status=run.status, message=run.message if run.status != "ok" else "",
-                  executed=executed, sandboxed=run.sandboxed, timed_out_cells=run.timed_out_cells,
-                  timings={**result["timings"], "run": round(t_run - t0, 3),
-                           "judge": round(time.monotonic() - t_run - result["timings"].get("retest", 0), 3),
-                           "cells": {str(k): v for k, v in run.cell_seconds.items()}})
-    return result
+    result.status, result.message = run.status, run.message if run.status != "ok" else ""
+    result.executed, result.sandboxed, result.timed_out_cells = executed, run.sandboxed, list(run.timed_out_cells)
+    result.timings.update(run=round(t_run - t0, 3),
+                          judge=round(time.monotonic() - t_run - result.timings.get("retest", 0), 3),
+                          cells={str(k): v for k, v in run.cell_seconds.items()})
+    return result.to_dict()
 
 
 def _judged(test_id: str, run):
@@ -191,16 +191,16 @@ def _why_no_result(executed: dict, run, test_id: str) -> str:
     return run.message
 
 
-def _zero_note(rows: list[dict], prepared, canon) -> str:
+def _zero_note(rows: list[CellResult], prepared, canon) -> str:
     """For a submission that scored nothing automatically: the one line a grade table shows."""
-    auto = [r for r in rows if r["auto"]]
-    if not auto or any(r["score"] for r in auto):
+    auto = [r for r in rows if r.auto]
+    if not auto or any(r.score for r in auto):
         return ""
     stub = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in canon.cells}
     answers = [c for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") in cases.EXERCISES]
     if all(c.source == stub.get(c.metadata["nbgrader"]["grade_id"]) for c in answers):
         return "no answer filled in"
-    if all("recorded nothing" in r["message"] or "is malformed" in r["message"] for r in auto):
+    if all("recorded nothing" in r.message or "is malformed" in r.message for r in auto):
         return "the hidden tests recorded nothing from your classes: see feedback"
     return "no hidden test passed: see feedback"
 
@@ -209,9 +209,8 @@ def _join(*parts) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _cell_row(cell: dict, score, message: str) -> dict:
-    return {"grade_id": cell["grade_id"], "score": score, "max_score": cell["points"], "message": message,
-            "auto": cell["auto"], "mistake": None, "details": {}}
+def _cell_row(cell: dict, score, message: str) -> CellResult:
+    return CellResult(cell["grade_id"], score, cell["points"], message, auto=cell["auto"])
 
 
 def _warm_reference(course: Course) -> None:
@@ -228,13 +227,14 @@ def _progress(total: int):
 
 
 def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, scheduler: str | None = None,
-              on_result=None, slots: list | None = None) -> list[dict]:
+              on_result=None, slots: list | None = None) -> list[SubmissionResult]:
     """Grade every (student_id, text): local processes (jobs) or a Dask cluster (scheduler address).
     slots (gpus.Plan.slots): each running submission holds one, so each GPU runs only its share.
     on_result(result) runs as each one finishes, so an interrupted run keeps what it finished."""
     results = []
 
-    def done(result: dict) -> None:
+    def done(data: dict) -> None:  # plain data from a worker, a record from here on
+        result = SubmissionResult.from_dict(data)
         results.append(result)
         if on_result:
             on_result(result)
@@ -260,5 +260,5 @@ def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, sched
                     done(result)
             finally:  # on Ctrl-C: drop what has not started rather than wait for it
                 pool.shutdown(wait=True, cancel_futures=True)
-    return sorted(results, key=lambda r: r["student_id"])
+    return sorted(results, key=lambda r: r.student_id)
 

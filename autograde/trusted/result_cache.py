@@ -18,6 +18,8 @@ from pathlib import Path
 import platformdirs
 
 from autograde.running import sandbox
+from autograde.visible.atomic import write_atomic
+from autograde.outputs.records import SubmissionResult
 
 PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "miniai")  # autograde/, miniai/
 VERSIONED = ("torch", "numpy", "nbgrader", "nbclient", "nbformat", "ipykernel", "jupyter_client")
@@ -65,9 +67,9 @@ def _course_part(course) -> dict:
 GRADER_FAULTS = ("No module named 'autograde", "No module named 'miniai")
 
 
-def reusable(result: dict) -> bool:
-    grader_fault = any(f in str(c.get("message", "")) for c in result.get("cells", ()) for f in GRADER_FAULTS)
-    return result.get("status") in REUSABLE_STATUSES and not result.get("timed_out_cells") and not grader_fault
+def reusable(result: SubmissionResult) -> bool:
+    grader_fault = any(f in str(c.message) for c in result.cells for f in GRADER_FAULTS)
+    return result.status in REUSABLE_STATUSES and not result.timed_out_cells and not grader_fault
 
 
 class ResultCache:
@@ -82,17 +84,18 @@ class ResultCache:
         h.update(b"\0" + student_id.encode() + b"\0" + text.encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
-    def load(self, student_id: str, text: str) -> dict | None:
+    def load(self, student_id: str, text: str) -> SubmissionResult | None:
         try:
-            result = json.loads((self.folder / f"{self.key(student_id, text)}.json").read_text())
-        except (OSError, ValueError):
+            data = json.loads((self.folder / f"{self.key(student_id, text)}.json").read_text())
+            result = SubmissionResult.from_dict(data)
+        except (OSError, ValueError, TypeError, AttributeError):  # unreadable, or not a result
             return None
-        return result if result.get("student_id") == student_id else None
+        return result if result.student_id == student_id else None
 
-    def store(self, text: str, result: dict) -> bool:
+    def store(self, text: str, result: SubmissionResult) -> bool:
         if not reusable(result):
             return False
-        return store_json(self.folder / f"{self.key(result['student_id'], text)}.json", result)
+        return store_json(self.folder / f"{self.key(result.student_id, text)}.json", result.to_dict())
 
 
 def store_json(path: Path, data) -> bool:
@@ -100,9 +103,7 @@ def store_json(path: Path, data) -> bool:
     written: a read-only cache only costs time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(json.dumps(data))
-        partial.replace(path)
+        write_atomic(path, json.dumps(data))
     except OSError:
         return False
     return True
