@@ -12,21 +12,34 @@ import zipfile
 from pathlib import Path
 
 from autograde import paths
+from autograde.visible import lesson as lessons
 
-KIT_NAME = f"{paths.ASSIGNMENT}-student"
 # The kit is whole folders, so the trust line is the layout: visible/ (what a student's kernel sees)
 # and running/ (how `autograde check` runs the lesson the grader's way), plus the modules that start
-# `autograde check`. Nothing from trusted/ or outputs/ (tests/test_trust_line.py).
+# `autograde check`. Nothing from trusted/ or outputs/ (tests/test_trust_line.py). Of visible/lessons/
+# only the kit's own lesson goes in, whole.
 STUDENT_PACKAGES = ("visible", "running")
 ENTRY_MODULES = ("__init__", "paths", "cli", "selfcheck")
 
 
-def student_files(package_dir: Path = Path(__file__).parent) -> list[Path]:
-    """The package's files that go into the kit (sources and data, no caches)."""
+def kit_name() -> str:
+    return f"{lessons.current_name()}-student"
+
+
+def student_files(package_dir: Path = Path(__file__).parent, lesson: str | None = None) -> list[Path]:
+    """The package's files that go into the kit (sources and data, no caches): of the lessons' folders,
+    only `lesson`'s (default: the current lesson)."""
+    lesson = lesson or lessons.current_name()
+    lessons_dir = package_dir / "visible" / "lessons"
+
+    def ships(p: Path) -> bool:
+        if "__pycache__" in p.parts or p.suffix == ".pyc" or not p.is_file():
+            return False
+        inside = p.is_relative_to(lessons_dir) and p.parent != lessons_dir
+        return not inside or p.is_relative_to(lessons_dir / lesson)
     found = [package_dir / f"{m}.py" for m in ENTRY_MODULES]
     for folder in STUDENT_PACKAGES:
-        found += [p for p in sorted((package_dir / folder).rglob("*"))
-                  if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+        found += [p for p in sorted((package_dir / folder).rglob("*")) if ships(p)]
     return found
 
 
@@ -38,14 +51,15 @@ FIXED_DATE = (2020, 1, 1, 0, 0, 0)
 
 def kit_files(root: Path = paths.REPO_ROOT) -> dict[str, Path | bytes]:
     """Path inside the kit -> the file (or bytes) it comes from."""
-    lesson = Path("lessons") / paths.ASSIGNMENT / f"{paths.ASSIGNMENT}.ipynb"
+    name = lessons.current_name()
+    lesson = Path("lessons") / name / f"{name}.ipynb"
     files: dict[str, Path | bytes] = {"README.md": README_TEMPLATE.read_bytes()}
     for name in TOP_LEVEL:
         files[name] = root / name
     files[lesson.as_posix()] = root / lesson
     # A second, read-only copy inside the package: what the self-check compares with (the student
     # edits the one in lessons/ or a fresh copy of it).
-    files[f"autograde/lesson/{paths.ASSIGNMENT}.ipynb"] = root / lesson
+    files[f"autograde/lesson/{name}.ipynb"] = root / lesson
     for path in sorted((root / "miniai").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             files[path.relative_to(root).as_posix()] = path
@@ -71,14 +85,14 @@ def uncommitted_changes(root: Path = paths.REPO_ROOT) -> list[str]:
 
 
 def write_kit(out_dir: Path, root: Path = paths.REPO_ROOT) -> Path:
-    """Write OUT_DIR/accel_sgd-student.zip; entries unpack into one folder of that name."""
+    """Write OUT_DIR/<lesson>-student.zip; entries unpack into one folder of that name."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{KIT_NAME}.zip"
+    target = out_dir / f"{kit_name()}.zip"
     partial = target.with_suffix(".zip.partial")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, source in sorted(kit_files(root).items()):
             data = source if isinstance(source, bytes) else source.read_bytes()
-            info = zipfile.ZipInfo(f"{KIT_NAME}/{name}", date_time=FIXED_DATE)
+            info = zipfile.ZipInfo(f"{kit_name()}/{name}", date_time=FIXED_DATE)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)

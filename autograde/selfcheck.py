@@ -20,16 +20,19 @@ from pathlib import Path
 import nbformat
 
 from autograde import paths
-from autograde.visible.cases import EXERCISES
+from autograde.visible import lesson as lessons
 from autograde.running.notebook import is_added, prepare, read_submission
 from autograde.running.sandbox import Limits, run_notebook
 from autograde.visible.checks import RESULTS_MARK, Outcome
 from autograde.visible.wording import raised
 
-LESSON_NAME = f"{paths.ASSIGNMENT}.ipynb"
-# The student kit ships the released lesson here (kit.py); in the course repository it is lessons/.
-PACKAGED_LESSON = Path(__file__).with_name("lesson") / LESSON_NAME
-REPO_LESSON = paths.REPO_ROOT / "lessons" / paths.ASSIGNMENT / LESSON_NAME
+# The student kit ships the released lesson in autograde/lesson/ (kit.py); in the course repository
+# it is lessons/<name>/.
+PACKAGED_DIR = Path(__file__).with_name("lesson")
+
+
+def lesson_name() -> str:
+    return f"{lessons.current_name()}.ipynb"
 REPORT_CELL = "from autograde.visible import print_results\nprint_results()"
 
 
@@ -45,16 +48,26 @@ class SelfCheck:
 
 
 def released_lesson() -> Path:
-    """The untouched lesson this installation was released with."""
-    for path in (PACKAGED_LESSON, REPO_LESSON):
+    """The untouched lesson this installation was released with: packed in the kit, else in the release
+    folder of the course this command runs in (nbgrader_config.py), else in the repository's lessons/."""
+    name = lessons.current_name()
+    packaged = PACKAGED_DIR / lesson_name()
+    candidates = [packaged]
+    try:
+        from autograde.course import find_course  # the course repository only: the kit has no course.py
+        candidates.append(find_course().release_dir / name / lesson_name())
+    except (ImportError, SystemExit):
+        pass
+    candidates.append(paths.REPO_ROOT / "lessons" / name / lesson_name())
+    for path in candidates:
         if path.is_file():
             return path
-    raise FileNotFoundError(f"the released lesson is missing ({PACKAGED_LESSON}): reinstall the student kit")
+    raise FileNotFoundError(f"the released lesson is missing ({packaged}): reinstall the student kit")
 
 
 def fresh_copy(folder: Path) -> Path:
     """A clean copy of the released lesson in folder (never overwrites a notebook)."""
-    target = Path(folder) / LESSON_NAME
+    target = Path(folder) / lesson_name()
     if target.exists():
         raise FileExistsError(f"{target} already exists: choose another folder (your work is never overwritten)")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +84,8 @@ def _grade_id(cell) -> str | None:
 def check_notebook(submission, lesson) -> nbformat.NotebookNode:
     """The slice of the rebuilt notebook the visible checks need, and a last cell that reports them."""
     nb = prepare(submission, lesson)
-    keep = {"setup", *EXERCISES, *(f"check_{e}" for e in EXERCISES)}
+    exercises = lessons.current().EXERCISES
+    keep = {"setup", *exercises, *(f"check_{e}" for e in exercises)}
     nb.cells = [c for c in nb.cells if c.cell_type == "code" and (_grade_id(c) in keep or is_added(c))]
     nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL, id="autograde-report"))
     return nb
@@ -103,7 +117,7 @@ def _reported(executed) -> dict:
 def _unreported(exercise: str, executed, run) -> Outcome:
     """Why a check recorded nothing: the answer cell failed, the check cell failed, or the run stopped."""
     cells = {_grade_id(c): c for c in executed["cells"]}
-    name = EXERCISES[exercise]
+    name = lessons.current().EXERCISES[exercise]
     answer_error = _error_of(cells.get(exercise, {}))
     check_error = _error_of(cells.get(f"check_{exercise}", {}))
     if answer_error:
@@ -135,5 +149,5 @@ def self_check(path: Path, lesson_path: Path | None = None,
                            expose=[paths.REPO_ROOT, Path(sys.prefix), *_import_dirs()])
     executed = run.notebook
     reported = _reported(executed)
-    outcomes = {e: reported.get(e) or _unreported(e, executed, run) for e in EXERCISES}
+    outcomes = {e: reported.get(e) or _unreported(e, executed, run) for e in lessons.current().EXERCISES}
     return SelfCheck(outcomes, written_answers(prepare(submission, lesson), lesson))

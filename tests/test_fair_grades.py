@@ -15,7 +15,7 @@ from autograde.visible import cases
 from autograde.trusted import isolation, judge, mistakes, solution as reference
 from corpus import CORRECT_VARIANTS
 
-SMALL = {t for t, s in cases.TESTS.items() if s.kind not in ("run", "onecycle")}
+SMALL = {t for t, s in cases.TESTS.items() if not s.costly}
 
 
 def exercise_tests(exercise, small_only=True):
@@ -31,7 +31,7 @@ def verdict(sources: dict, test_id: str):
 # 1. A base class's mistake costs nothing in the exercises built on it
 
 PAIRS = sorted({(p, t) for t in cases.TESTS for p in cases.parents(t)
-                if t in SMALL or cases.TESTS[t].kind == "onecycle"})
+                if t in SMALL or cases.TESTS[t].judge == "onecycle"})
 
 
 def test_the_registry_knows_what_builds_on_what():

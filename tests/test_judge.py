@@ -5,6 +5,7 @@ These run the same drivers the probe runs inside the student's kernel (autograde
 tests/test_grading.py covers the whole path through nbgrader and the sandbox.
 """
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -12,8 +13,8 @@ from autograde.visible import cases
 from autograde.trusted import judge, mistakes, solution as reference
 from corpus import CORRECT_VARIANTS, variant_sources
 
-SMALL_TESTS = [t for t, s in cases.TESTS.items() if s.kind not in ("run", "onecycle")]
-RUN_TESTS = [t for t, s in cases.TESTS.items() if s.kind in ("run", "onecycle")]
+SMALL_TESTS = [t for t, s in cases.TESTS.items() if not s.costly]
+RUN_TESTS = [t for t, s in cases.TESTS.items() if s.costly]
 
 
 def collect_with(classes: dict, test_id: str) -> dict:
@@ -121,11 +122,12 @@ def test_a_reference_run_is_computed_once_when_two_threads_ask_together(monkeypa
     judge._reference_data.cache_clear()
     calls = []
 
-    def slow_collect(test_id, *classes):
-        calls.append(test_id)
+    def slow_driver(*classes):
+        calls.append("test_sgd_run")
         time.sleep(0.2)
         return {"losses": [1.0], "accuracy": 0.5}
-    monkeypatch.setattr(cases, "collect", slow_collect)
+    real = judge._test
+    monkeypatch.setattr(judge, "_test", lambda test_id: replace(real(test_id), driver=slow_driver))
     got = []
     threads = [threading.Thread(target=lambda: got.append(judge.reference_data("test_sgd_run"))) for _ in range(2)]
     try:

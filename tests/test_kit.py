@@ -30,7 +30,7 @@ def unpacked(kit_zip, tmp_path_factory) -> Path:
     where = tmp_path_factory.mktemp("student")
     with zipfile.ZipFile(kit_zip) as zf:
         zf.extractall(where)
-    return where / kit.KIT_NAME
+    return where / kit.kit_name()
 
 
 def _run_in_kit(kit_dir: Path, code: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -58,7 +58,7 @@ def test_the_kit_holds_the_lesson_miniai_and_the_self_check(kit_zip):
     names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
     assert {"README.md", "pyproject.toml", "environment.yml", "lessons/accel_sgd/accel_sgd.ipynb",
             "miniai/learner.py", "autograde/visible/checks.py", "autograde/selfcheck.py",
-            "autograde/visible/expected.json"} <= names
+            "autograde/visible/lessons/accel_sgd/expected.json"} <= names
     assert any(n.startswith("miniai/data/") for n in names), "the offline Fashion-MNIST sample"
 
 
@@ -121,7 +121,7 @@ def test_the_kit_builds_as_a_package_with_its_data(unpacked, tmp_path):
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"autograde/visible/expected.json", "autograde/selfcheck.py", "miniai/learner.py",
+    assert {"autograde/visible/lessons/accel_sgd/expected.json", "autograde/selfcheck.py", "miniai/learner.py",
             "autograde/lesson/accel_sgd.ipynb"} <= names
     assert any(n.startswith("miniai/data/") for n in names)
     assert not any(n.startswith(("autograde/trusted/", "autograde/outputs/")) for n in names)
@@ -129,8 +129,8 @@ def test_the_kit_builds_as_a_package_with_its_data(unpacked, tmp_path):
 
 def test_the_kit_packs_the_released_lesson_twice_once_for_the_student_once_for_the_self_check(kit_zip):
     with zipfile.ZipFile(kit_zip) as zf:
-        work = zf.read(f"{kit.KIT_NAME}/lessons/accel_sgd/accel_sgd.ipynb")
-        packed = zf.read(f"{kit.KIT_NAME}/autograde/lesson/accel_sgd.ipynb")
+        work = zf.read(f"{kit.kit_name()}/lessons/accel_sgd/accel_sgd.ipynb")
+        packed = zf.read(f"{kit.kit_name()}/autograde/lesson/accel_sgd.ipynb")
     assert work == packed == (ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb").read_bytes()
 
 

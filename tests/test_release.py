@@ -12,7 +12,7 @@ from autograde.visible import cases
 from autograde.trusted import solution as reference
 from autograde.visible.compare import agrees
 from autograde.trusted.release import generate_lesson, visible_expected
-from autograde.visible.checks import EXPECTED_PATH
+from autograde.visible.lesson import current as current_lesson
 
 SOLUTIONS = reference.SOLUTIONS_DIR / "accel_sgd" / "accel_sgd.ipynb"
 LESSON = paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
@@ -38,7 +38,7 @@ def test_the_committed_lesson_equals_a_fresh_generation(tmp_path):
 
 
 def test_the_visible_checks_expectations_are_up_to_date():
-    committed = json.loads(EXPECTED_PATH.read_text())
+    committed = json.loads(current_lesson().expected_path.read_text())
     fresh = visible_expected()
     assert set(committed) == set(fresh)
     for exercise in fresh:

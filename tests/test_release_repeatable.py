@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from autograde import paths
 from autograde.trusted.release import write_visible_expected
-from autograde.visible.checks import EXPECTED_PATH
+from autograde.visible.lesson import current as current_lesson
 from autograde.trusted.visible_build import same_within_tolerance
 
 ROOT = paths.REPO_ROOT
@@ -32,7 +32,7 @@ def _scaled(data, factor):
 
 @pytest.fixture(scope="module")
 def committed() -> dict:
-    return json.loads(EXPECTED_PATH.read_text())
+    return json.loads(current_lesson().expected_path.read_text())
 
 
 def test_last_bit_differences_are_the_same_expectations(committed):

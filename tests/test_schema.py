@@ -9,7 +9,7 @@ from autograde.visible import cases
 from autograde.trusted import judge, schema
 
 # One representative test per kind, and its real shape from the solution (cached by the judge).
-BY_KIND = {s.kind: t for t, s in reversed(list(cases.TESTS.items()))}
+BY_KIND = {s.judge: t for t, s in reversed(list(cases.TESTS.items()))}
 HUGE = 10**400
 
 
@@ -80,6 +80,7 @@ def test_an_overflowing_loss_curve_is_one_tests_zero():
 
 
 def test_a_judge_error_is_that_tests_zero(monkeypatch):
-    monkeypatch.setattr(judge, "_judge_callback", lambda *a: 1 / 0)
+    real = judge.judging
+    monkeypatch.setattr(judge, "judging", lambda test_id: judge.Judging(real(test_id).schema, lambda *a: 1 / 0))
     v = judge.judge("test_has_learn_cb", judge.reference_data("test_has_learn_cb"))
     assert v.score == 0.0 and v.message.startswith("The grader could not judge this test: ZeroDivisionError")

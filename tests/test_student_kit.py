@@ -60,7 +60,7 @@ def student(tmp_path_factory) -> Path:
     where = tmp_path_factory.mktemp("student")
     with zipfile.ZipFile(kit.write_kit(tmp_path_factory.mktemp("dist"))) as zf:
         zf.extractall(where)
-    kit_dir = where / kit.KIT_NAME
+    kit_dir = where / kit.kit_name()
     for command in readme_commands()[:len(SETUP)]:
         argv = _offline(command, kit_dir)
         if argv is None:

@@ -1,8 +1,9 @@
 """Each exercise judged on its own: a slip in a base class is charged in the base class only.
 
-`Momentum`, `RMSProp` and `Adam` inherit `reg_step` from the student's `SGD`; `BatchSchedCB` and
-`EpochSchedCB` inherit from `BaseSchedCB`; the 1cycle test (BatchSchedCB's) also runs `RecorderCB`.
-Which exercise builds on which lives in one place, cases.BUILDS_ON (and cases.parents(test)).
+A lesson's classes build on one another (a subclass inherits a method of an earlier exercise's
+class; a test may also run a helper class of another exercise). Which exercise builds on which lives
+in one place, the lesson registry's `builds_on` (and Lesson.parents(test)); nothing here names a
+lesson's classes.
 
 How: the notebook is first run as handed in. When a test lost points *and* an exercise it builds on
 lost points in its own tests, the grader runs the notebook a second time in which each such parent
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import copy
 
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted.solution import strip_solution_markers
 
 NOTE = ("Graded over the course's {parents}, because your {parents} lost points in {its} own tests: "
@@ -34,13 +35,14 @@ NOTE = ("Graded over the course's {parents}, because your {parents} lost points 
 
 def to_retest(scores: dict) -> list[str]:
     """The tests that lost points while an exercise they build on also lost points (test -> score 0..1)."""
-    lost = {cases.TESTS[t].exercise for t, s in scores.items() if s < 1}
-    return [t for t, s in scores.items() if s < 1 and lost & set(cases.parents(t))]
+    lesson = lessons.current()
+    lost = {lesson.TESTS[t].exercise for t, s in scores.items() if s < 1}
+    return [t for t, s in scores.items() if s < 1 and lost & set(lesson.parents(t))]
 
 
 def parents_of(tests) -> list[str]:
-    found = {p for t in tests for p in cases.parents(t)}
-    return [e for e in cases.EXERCISES if e in found]
+    lesson = lessons.current()
+    return list(lesson.in_order({p for t in tests for p in lesson.parents(t)}))
 
 
 def _gid(cell) -> str | None:
@@ -57,7 +59,7 @@ def retest_notebook(prepared: dict, solution_sources: dict, tests, failed_cells=
     cells = []
     for i, cell in enumerate(nb["cells"]):
         gid = _gid(cell)
-        if gid in cases.TESTS and gid not in tests:
+        if gid in lessons.current().TESTS and gid not in tests:
             continue
         if gid in parents:
             if i not in failed_cells:
@@ -75,5 +77,6 @@ def retest_notebook(prepared: dict, solution_sources: dict, tests, failed_cells=
 
 def note(test_id: str, lost) -> str:
     """What the feedback says when a test's better score came from the second run."""
-    names = [cases.EXERCISES[e] for e in cases.parents(test_id) if e in lost]
+    lesson = lessons.current()
+    names = [lesson.EXERCISES[e] for e in lesson.parents(test_id) if e in lost]
     return NOTE.format(parents=" and ".join(names), its="its" if len(names) == 1 else "their")

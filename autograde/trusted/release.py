@@ -15,9 +15,8 @@ import tempfile
 from pathlib import Path
 
 from autograde import paths
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted import solution as reference
-from autograde.visible.checks import EXPECTED_PATH
 
 LESSONS_DIR = paths.REPO_ROOT / "lessons"
 
@@ -34,13 +33,15 @@ NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; "
                  "from nbgrader.apps.nbgraderapp import main; main()")
 
 
-def generate_lesson(release_dir: Path | None = LESSONS_DIR, assignment: str = paths.ASSIGNMENT,
+def generate_lesson(release_dir: Path | None = LESSONS_DIR, assignment: str | None = None,
                     db_url: str | None = None, course_root: Path = paths.REPO_ROOT) -> Path | None:
     """Run `nbgrader generate_assignment` for the course at course_root; copy the student version
     into release_dir (None: only record the assignment).
 
     nbgrader records the assignment's notebook and cells in a gradebook as it goes: db_url when
-    given (the course's or the grader's gradebook), else a throw-away one."""
+    given (the course's or the grader's gradebook), else a throw-away one. assignment: default, the
+    current lesson's name."""
+    assignment = assignment or lessons.current_name()
     with tempfile.TemporaryDirectory(prefix="autograde-release-") as tmp:
         db = db_url or f"sqlite:///{Path(tmp) / 'gradebook.db'}"
         cmd = [sys.executable, "-c", NBGRADER_MAIN, "generate_assignment", assignment, "--force",
@@ -64,16 +65,19 @@ def visible_expected() -> dict:
     a parent class's) that differ, with the class and method the mistake lives in."""
     from autograde.trusted.visible_build import shown_mistakes
     sol = reference.solution_classes()
+    lesson = lessons.current()
     out = {}
-    for exercise, cname in cases.EXERCISES.items():
-        want = cases.public_data(exercise, sol[cname])
+    for exercise, cname in lesson.EXERCISES.items():
+        want = lesson.public_data(exercise, sol[cname])
         out[exercise] = {"expected": want, "mistakes": shown_mistakes(exercise, cname, want)}
     return out
 
 
-def write_visible_expected(path: Path = EXPECTED_PATH) -> Path:
-    """Rewrite the file only when the numbers moved beyond the checks' tolerances (repeatable release)."""
+def write_visible_expected(path: Path | None = None) -> Path:
+    """Rewrite the file (default: the current lesson's expected.json) only when the numbers moved
+    beyond the checks' tolerances (repeatable release)."""
     from autograde.trusted.visible_build import same_within_tolerance
+    path = path or lessons.current().expected_path
     new = visible_expected()
     try:
         old = json.loads(path.read_text())
@@ -90,5 +94,6 @@ def release(course=None) -> list[Path]:
     checks' expectations. course: a course.CourseFolder (default: this repository)."""
     if course is None:
         return [generate_lesson(), write_visible_expected()]
+    os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))  # the expectations come from its solutions
     lesson = generate_lesson(course.release_dir, db_url=course.output().db_url, course_root=course.root)
     return [lesson, write_visible_expected()]

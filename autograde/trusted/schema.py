@@ -1,7 +1,8 @@
 """What a probe result may look like, checked before any judge function touches it.
 
 Everything a kernel wrote is hostile: a student can replace the probe, write the file by hand, or
-make the drivers return odd values. Each test kind has a schema (cases.TESTS[test].kind): the keys,
+make the drivers return odd values. Each test's judge has a schema (the lesson's trusted JUDGES,
+built from the pieces here): the keys,
 their types, list lengths, string sizes and nesting depth an honest run of the drivers produces.
 Numbers come back as Python floats (ints only where the drivers write ints, and small); measured
 values may be NaN or infinite, because a diverging optimizer really produces them and that is a
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 
-from autograde.visible import cases
 
 MAX_BYTES = 20 * 2**20      # a probe file is a few kB
 MAX_LIST = 10_000           # longest list an honest driver writes is a few hundred entries
@@ -25,40 +25,40 @@ class Malformed(ValueError):
     """The data is not what the test's drivers write; the message says where and why."""
 
 
-def _fail(path: str, why: str):
+def fail(path: str, why: str):
     raise Malformed(f"{path or 'the result'} {why}")
 
 
-def _float(v, path):
+def number(v, path):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        _fail(path, f"is {_kind(v)}, expected a number")
+        fail(path, f"is {kind_of(v)}, expected a number")
     try:
         return float(v)
     except OverflowError:
-        _fail(path, "is a number too large for a float")
+        fail(path, "is a number too large for a float")
 
 
-def _int(v, path):
+def small_int(v, path):
     if isinstance(v, bool) or not isinstance(v, int) or abs(v) > MAX_INT:
-        _fail(path, f"is {_kind(v)}, expected a small integer")
+        fail(path, f"is {kind_of(v)}, expected a small integer")
     return v
 
 
-def _bool(v, path):
+def flag(v, path):
     if not isinstance(v, bool):
-        _fail(path, f"is {_kind(v)}, expected true or false")
+        fail(path, f"is {kind_of(v)}, expected true or false")
     return v
 
 
-def _text(v, path):
+def text(v, path):
     if not isinstance(v, str):
-        _fail(path, f"is {_kind(v)}, expected text")
+        fail(path, f"is {kind_of(v)}, expected text")
     if len(v) > MAX_TEXT:
-        _fail(path, f"is text of {len(v):,} characters (at most {MAX_TEXT:,})")
+        fail(path, f"is text of {len(v):,} characters (at most {MAX_TEXT:,})")
     return v
 
 
-def _kind(v) -> str:
+def kind_of(v) -> str:
     if isinstance(v, (list, dict)):
         return f"a {type(v).__name__} of {len(v)} entries"
     if isinstance(v, str):
@@ -68,48 +68,48 @@ def _kind(v) -> str:
     return type(v).__name__ if not isinstance(v, (int, float)) else repr(v)
 
 
-def _list(item, max_len=MAX_LIST):
+def list_of(item, max_len=MAX_LIST):
     def check(v, path):
         if not isinstance(v, list):
-            _fail(path, f"is {_kind(v)}, expected a list")
+            fail(path, f"is {kind_of(v)}, expected a list")
         if len(v) > max_len:
-            _fail(path, f"has {len(v):,} entries (at most {max_len:,})")
+            fail(path, f"has {len(v):,} entries (at most {max_len:,})")
         return [item(x, f"{path}[{i}]") for i, x in enumerate(v)]
     return check
 
 
-def _record(fields: dict, optional=()):
+def record(fields: dict, optional=()):
     """A dict with exactly these keys (optional ones may be absent)."""
     def check(v, path):
         if not isinstance(v, dict):
-            _fail(path, f"is {_kind(v)}, expected a record")
+            fail(path, f"is {kind_of(v)}, expected a record")
         extra = [k for k in v if k not in fields]
         if extra:
-            _fail(path, f"has unexpected key {str(extra[0])[:40]!r}")
+            fail(path, f"has unexpected key {str(extra[0])[:40]!r}")
         missing = [k for k in fields if k not in v and k not in optional]
         if missing:
-            _fail(path, f"has no {missing[0]!r}")
+            fail(path, f"has no {missing[0]!r}")
         return {k: fields[k](v[k], f"{path}.{k}" if path else k) for k in fields if k in v}
     return check
 
 
-def _mapping(value, keys=None):
+def mapping(value, keys=None):
     """A dict from short text keys (or only these keys) to values."""
     def check(v, path):
         if not isinstance(v, dict):
-            _fail(path, f"is {_kind(v)}, expected a record")
+            fail(path, f"is {kind_of(v)}, expected a record")
         if len(v) > MAX_KEYS:
-            _fail(path, f"has {len(v):,} keys (at most {MAX_KEYS})")
+            fail(path, f"has {len(v):,} keys (at most {MAX_KEYS})")
         out = {}
         for k, x in v.items():
             if not isinstance(k, str) or len(k) > 100 or (keys is not None and k not in keys):
-                _fail(path, f"has unexpected key {str(k)[:40]!r}")
+                fail(path, f"has unexpected key {str(k)[:40]!r}")
             out[k] = value(x, f"{path}.{k}" if path else k)
         return out
     return check
 
 
-def _either(error, ok):
+def either(error, ok):
     """The drivers' two shapes: {'error': text} when the student's code raised, else the data."""
     def check(v, path):
         if isinstance(v, dict) and "error" in v:
@@ -118,52 +118,22 @@ def _either(error, ok):
     return check
 
 
-def _step(v, path):
-    """One scheduler step as the drivers log it: [epoch, batch, training]."""
-    if not isinstance(v, list) or len(v) != 3:
-        _fail(path, f"is {_kind(v)}, expected [epoch, batch, training]")
-    return [_int(v[0], f"{path}[0]"), _int(v[1], f"{path}[1]"), _bool(v[2], f"{path}[2]")]
-
-
-def _choice(*options):
+def choice(*options):
     def check(v, path):
-        if _text(v, path) not in options:
-            _fail(path, f"is {v[:40]!r}, expected one of {', '.join(options)}")
+        if text(v, path) not in options:
+            fail(path, f"is {v[:40]!r}, expected one of {', '.join(options)}")
         return v
     return check
 
 
-def _nullable(inner):
+def nullable(inner):
     return lambda v, path: None if v is None else inner(v, path)
 
 
-_ERROR = _record({"error": _text})
-_FLOATS = _list(_float)
-
-
-def _fits(fit: dict):
-    return _either(_ERROR, _mapping(_record(fit), keys={f"fit{i + 1}" for i in range(len(cases.HIDDEN_PLAN[2]))}))
-
-
-_RUN_FIELDS = {"losses": _FLOATS, "valid_loss": _nullable(_float), "accuracy": _float, "seed": _int,
-               "device": _text}
-_TRAJ = _either(_ERROR, _record({"traj": _list(_list(_float, 1_000), 1_000)}))
-_SCHEMAS = {
-    "run": _either(_ERROR, _record(_RUN_FIELDS)),
-    "onecycle": _either(_ERROR, _record({**_RUN_FIELDS, "recs": _mapping(_FLOATS)})),
-    "sched": _fits({"created": _list(_bool), "lrs": _FLOATS, "steps": _list(_step)}),
-    "has_learn": _fits({"during": _list(_bool), "after": _choice("none", "missing", "learner", "other")}),
-    "recorder": _either(_ERROR, _mapping(_mapping(_FLOATS),
-                                         keys={f"fit{i + 1}" for i in range(len(cases.HIDDEN_PLAN[2]))})),
-}
-
-
 def schema_for(test_id: str):
-    spec = cases.TESTS[test_id]
-    kind = spec.kind
-    if kind == "optimizer":  # only this exercise's hidden cases, by name
-        return _record({"cases": _mapping(_TRAJ, keys={c.name for c in cases.hidden_opt_cases(spec.exercise)})})
-    return _SCHEMAS["sched" if kind in ("base_sched", "batch_sched", "epoch_sched") else kind]
+    """The schema the test's judge (named in the lesson registry) requires of its probe data."""
+    from autograde.trusted.judge import _test, judging
+    return judging(test_id).schema(_test(test_id))
 
 
 def check(test_id: str, data):

@@ -14,24 +14,16 @@ from pathlib import Path
 
 import nbformat
 
-from autograde.paths import ASSIGNMENT, REPO_ROOT
-from autograde.visible.cases import EXERCISES
+from autograde.paths import REPO_ROOT
+from autograde.visible import lesson
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
-# What the exercise cells need from the lesson's setup cell.
-PRELUDE = """\
-import torch
-from torch import nn
-import matplotlib.pyplot as plt
-from miniai.learner import Callback
-"""
-
-
 def solutions_notebook() -> Path:
     """The source notebook; AUTOGRADE_SOLUTIONS points elsewhere (e.g. a course fork)."""
-    return Path(os.environ.get("AUTOGRADE_SOLUTIONS", SOLUTIONS_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+    name = lesson.current_name()
+    return Path(os.environ.get("AUTOGRADE_SOLUTIONS", SOLUTIONS_DIR / name / f"{name}.ipynb"))
 
 
 def strip_solution_markers(source: str) -> str:
@@ -39,18 +31,19 @@ def strip_solution_markers(source: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _sources_from(path: str, mtime: float) -> dict:
+def _sources_from(path: str, mtime: float, lesson_name: str) -> dict:
+    exercises = lesson.load(lesson_name).EXERCISES
     nb = nbformat.read(path, as_version=4)
     found = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id")
-        if cell.cell_type == "code" and meta.get("solution") and gid in EXERCISES:
+        if cell.cell_type == "code" and meta.get("solution") and gid in exercises:
             found[gid] = strip_solution_markers(cell.source)
-    missing = [e for e in EXERCISES if e not in found]
+    missing = [e for e in exercises if e not in found]
     if missing:
         raise LookupError(f"{path}: no solution cell for {', '.join(missing)} (grade_id must be the exercise name)")
-    return {e: found[e] for e in EXERCISES}
+    return {e: found[e] for e in exercises}
 
 
 _given_sources: dict | None = None
@@ -69,13 +62,13 @@ def solution_sources() -> dict:
     path = solutions_notebook()
     if not path.exists():
         raise FileNotFoundError(f"solutions notebook not found at {path} (set AUTOGRADE_SOLUTIONS)")
-    return dict(_sources_from(str(path), path.stat().st_mtime))
+    return dict(_sources_from(str(path), path.stat().st_mtime, lesson.current_name()))
 
 
 def build_namespace(sources: dict) -> dict:
     """Execute exercise sources in order (later classes subclass earlier ones) into a namespace."""
     ns = {"__name__": "autograde_solution"}
-    exec(compile(PRELUDE, "<prelude>", "exec"), ns)
+    exec(compile(lesson.current().prelude, "<prelude>", "exec"), ns)
     for exercise, src in sources.items():
         exec(compile(src, f"<solution:{exercise}>", "exec"), ns)
     return ns
@@ -84,4 +77,4 @@ def build_namespace(sources: dict) -> dict:
 def solution_classes(sources: dict | None = None) -> dict:
     """Class name -> solution class."""
     ns = build_namespace(sources or solution_sources())
-    return {name: ns[name] for name in EXERCISES.values()}
+    return {name: ns[name] for name in lesson.current().EXERCISES.values()}

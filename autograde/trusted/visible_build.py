@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted import mistakes, solution as reference
 from autograde.visible.compare import agrees
 
@@ -30,15 +30,9 @@ def mistake_method(mistake) -> str | None:
     return None
 
 
-def exercise_and_parents(cls) -> list[str]:
-    """The exercises whose classes appear in cls's MRO: the exercise itself and those it builds on."""
-    names = [k.__name__ for k in cls.__mro__]
-    return [e for e, c in cases.EXERCISES.items() if c in names]
-
-
 def mistake_entry(mistake, data) -> dict:
     return {"key": mistake.key, "name": mistake.name, "hint": mistake.hint, "data": data,
-            "exercise": mistake.exercise, "cls": cases.EXERCISES[mistake.exercise],
+            "exercise": mistake.exercise, "cls": lessons.current().EXERCISES[mistake.exercise],
             "method": mistake_method(mistake)}
 
 
@@ -63,12 +57,10 @@ def same_within_tolerance(old, new) -> bool:
 
 def shown_mistakes(exercise: str, cname: str, want) -> list[dict]:
     """The catalogued mistakes of this exercise and of those it builds on whose public data differ."""
-    sol = reference.solution_classes()
-    involved = exercise_and_parents(sol[cname])
+    lesson = lessons.current()
     shown = []
-    for m in mistakes.CATALOGUE:
-        if m.exercise in involved:
-            data = cases.public_data(exercise, mistakes.variant_classes(m.key)[cname])
-            if not agrees(data, want):
-                shown.append(mistake_entry(m, data))
+    for m in mistakes.shown_for(exercise):
+        data = lesson.public_data(exercise, mistakes.variant_classes(m.key)[cname])
+        if not agrees(data, want):
+            shown.append(mistake_entry(m, data))
     return shown

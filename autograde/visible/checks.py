@@ -14,11 +14,10 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.visible.compare import agrees
 from autograde.visible.wording import describe
 
-EXPECTED_PATH = Path(__file__).with_name("expected.json")
 RESULTS_MARK = "autograde-visible-results:"
 
 
@@ -43,12 +42,16 @@ class CheckFailed(AssertionError):
         return [f"\x1b[1;31m✗ {self}\x1b[0m"]
 
 
-@lru_cache(maxsize=1)
-def expected() -> dict:
-    return json.loads(EXPECTED_PATH.read_text())
+@lru_cache(maxsize=None)
+def _expected_of(path: Path) -> dict:
+    return json.loads(path.read_text())
 
 
-_EXERCISE_OF = {name: exercise for exercise, name in cases.EXERCISES.items()}
+def expected(exercise: str) -> dict:
+    """This exercise's entry in its lesson's expected.json (written at release)."""
+    return _expected_of(lessons.for_exercise(exercise).expected_path)[exercise]
+
+
 _results: dict[str, Outcome] = {}
 
 
@@ -64,7 +67,7 @@ def _inherited(exercise: str, cls, named: dict) -> Outcome | None:
     owner = _owner(cls, named["method"])
     if owner is None or owner is cls or owner.__name__ != named.get("cls"):
         return None
-    name, parent = cases.EXERCISES[exercise], owner.__name__
+    name, parent = lessons.for_exercise(exercise).EXERCISES[exercise], owner.__name__
     return Outcome(exercise, "inherited",
                    f"{name}'s own code agrees, but the difference comes from {parent}.{named['method']}, which "
                    f"{name} inherits ({named['name']}): fix {parent} first.")
@@ -72,46 +75,29 @@ def _inherited(exercise: str, cls, named: dict) -> Outcome | None:
 
 def _failing_parent(exercise: str, cls):
     """The first class this one builds on (an earlier exercise) that fails its own check, or None."""
+    lesson = lessons.for_exercise(exercise)
+    exercise_of = {name: e for e, name in lesson.EXERCISES.items()}
     for base in getattr(cls, "__mro__", ())[1:]:
-        parent = _EXERCISE_OF.get(base.__name__)
-        if parent and parent != exercise and parent in expected():
-            if not agrees(cases.public_data(parent, base), expected()[parent]["expected"]):
+        parent = exercise_of.get(base.__name__)
+        if parent and parent != exercise and parent in _expected_of(lesson.expected_path):
+            if not agrees(lesson.public_data(parent, base), expected(parent)["expected"]):
                 return base
     return None
 
 
-def _own_step_agrees(exercise: str, cls) -> bool:
-    """An optimizer judged over its parent's expected behaviour where that is known without the
-    solution: with no weight decay the lesson's reg_step does nothing, so the checks without weight
-    decay run with a reg_step that does nothing."""
-    if exercise not in cases.OPT_LR or "reg_step" in vars(cls):
-        return False
-
-    class WithoutDecay(cls):
-        def reg_step(self, p):
-            pass
-
-    want = expected()[exercise]["expected"]["cases"]
-    free = [c for c in cases.PUBLIC_OPT_CASES if c.wd == 0 and c.name in want]
-    got = {c.name: cases._guarded(cases.run_opt_case, WithoutDecay, exercise, c) for c in free}
-    return bool(free) and agrees({"cases": got}, {"cases": {c.name: want[c.name] for c in free}})
-
-
 def _over_failing_parent(exercise: str, cls, parent) -> Outcome | None:
-    name = cases.EXERCISES[exercise]
-    if _own_step_agrees(exercise, cls):
-        return Outcome(exercise, "inherited",
-                       f"{name}'s own code agrees on the checks without weight decay; those with weight decay "
-                       f"differ through {parent.__name__}.reg_step, which {name} inherits, and {parent.__name__} "
-                       f"fails its own check: fix {parent.__name__} first.")
-    return None
+    """The lesson may judge the class's own code without its failing parent (Exercise.judged_alone)."""
+    judged_alone = lessons.for_exercise(exercise).exercise(exercise).judged_alone
+    message = judged_alone and judged_alone(cls, parent, expected(exercise)["expected"])
+    return Outcome(exercise, "inherited", message) if message else None
 
 
 def outcome(exercise: str, cls) -> Outcome:
     """This exercise's class on the public inputs."""
-    want = expected()[exercise]
-    name = cases.EXERCISES[exercise]
-    got = cases.public_data(exercise, cls)
+    lesson = lessons.for_exercise(exercise)
+    want = expected(exercise)
+    name = lesson.EXERCISES[exercise]
+    got = lesson.public_data(exercise, cls)
     if agrees(got, want["expected"]):
         n = len(want["expected"]["cases"]) if "cases" in want["expected"] else len(want["expected"])
         return Outcome(exercise, "pass", f"{name}: all {n} public checks pass.")
@@ -126,7 +112,7 @@ def outcome(exercise: str, cls) -> Outcome:
     hint = f"Looks like: {named['name']}. {named['hint']} " if named else ""
     note = (f" {parent.__name__} fails its own check too, and {name} inherits from it: fix {parent.__name__} "
             f"first, the difference may come from there.") if parent else ""
-    what = describe(got, want["expected"])
+    what = (lesson.describe or describe)(got, want["expected"])
     what = what[:1].upper() + what[1:] if hint else what
     return Outcome(exercise, "fail", f"{name}: {hint}{what}.{note}")
 

@@ -4,6 +4,7 @@ Inside the grader's sandbox (AUTOGRADE_PROBE_DIR set) this only records data: th
 computed later by the trusted judge, out of the student's reach, so patching anything in the
 kernel cannot forge a score. Outside the grader (an instructor running the solutions notebook, or
 plain `nbgrader autograde`) it judges on the spot and raises AssertionError on a mismatch.
+The test's driver comes from the lesson that defines this test id (visible/lesson.py).
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import json
 import os
 from pathlib import Path
 
-from autograde.visible import cases
+from autograde.visible import lesson
 
 
 def probe(test_id: str, *classes) -> None:
-    data = cases.collect(test_id, *classes)
+    data = lesson.for_test(test_id).collect(test_id, *classes)
     out = os.environ.get("AUTOGRADE_PROBE_DIR")
     if out:
         path = Path(out) / f"{test_id}.json"

@@ -1,7 +1,7 @@
 """A mistake the catalogue does not know still gets words: what the hidden cases show.
 
 The judge has, per case, the student's and the solution's parameters after every step, and each
-case is built to isolate one ingredient (cases.HIDDEN_OPT_CASES): no weight decay (cold start,
+case is built to isolate one ingredient (HIDDEN_OPT_CASES): no weight decay (cold start,
 tiny gradients), tiny vs large gradients, 40 steps (after warm-up), two parameters. Which cases
 differ, from which step, and by what factor the first step is off tell the student where to look.
 For callbacks, the fits and phases say it: first or second fit, training or validation, when.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograde.visible import cases
+from autograde.visible.lessons.accel_sgd.callbacks import HIDDEN_PLAN
+from autograde.visible.lessons.accel_sgd.optimizers import HIDDEN_OPT_CASES
 from autograde.visible.compare import TRAJ_ATOL, TRAJ_RTOL, as_matrix
 
 WARM = 8  # a first difference at this step or later is "only after warm-up"
@@ -26,7 +27,7 @@ def _first_bad_step(got, want) -> int | None:
 
 
 def _start(case) -> np.ndarray:
-    """The case's parameters before the first step (same seed and order as cases.run_opt_case)."""
+    """The case's parameters before the first step (same seed and order as optimizers.run_opt_case)."""
     import torch
     gen = torch.Generator().manual_seed(case.seed)
     return np.concatenate([torch.randn(s, generator=gen).reshape(-1).numpy() for s in case.shapes]).astype(np.float64)
@@ -47,7 +48,7 @@ def _first_step_factor(case, got, want) -> float | None:
 
 def optimizer(data: dict, want: dict) -> str:
     """One sentence on what the differing cases have in common, or '' when nothing can be said."""
-    spec = {c.name: c for c in cases.HIDDEN_OPT_CASES}
+    spec = {c.name: c for c in HIDDEN_OPT_CASES}
     got_cases = data.get("cases", {})
     first = {}
     for name, w in want["cases"].items():
@@ -149,7 +150,7 @@ def _record_length(fit: str, got: dict, want: dict) -> str:
     if n_got == n_want:
         return ""
     index = int(fit[3:]) - 1
-    train, valid, epochs = cases.HIDDEN_PLAN
+    train, valid, epochs = HIDDEN_PLAN
     earlier = sum(train * e for e in epochs[:index])
     if n_got - n_want == valid * epochs[index]:
         why = "it also recorded during validation, when learn.training is False"

@@ -1,0 +1,1 @@
+"""The lessons this installation holds, one package each (see autograde/visible/lesson.py)."""
