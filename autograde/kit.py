@@ -51,15 +51,15 @@ FIXED_DATE = (2020, 1, 1, 0, 0, 0)
 
 def kit_files(root: Path = paths.REPO_ROOT) -> dict[str, Path | bytes]:
     """Path inside the kit -> the file (or bytes) it comes from."""
-    name = lessons.current_name()
-    lesson = Path("lessons") / name / f"{name}.ipynb"
+    lesson_name = lessons.current_name()
+    lesson = Path("lessons") / lesson_name / f"{lesson_name}.ipynb"
     files: dict[str, Path | bytes] = {"README.md": README_TEMPLATE.read_bytes()}
     for name in TOP_LEVEL:
         files[name] = root / name
     files[lesson.as_posix()] = root / lesson
     # A second, read-only copy inside the package: what the self-check compares with (the student
     # edits the one in lessons/ or a fresh copy of it).
-    files[f"autograde/lesson/{name}.ipynb"] = root / lesson
+    files[f"autograde/lesson/{lesson_name}.ipynb"] = root / lesson
     for path in sorted((root / "miniai").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             files[path.relative_to(root).as_posix()] = path

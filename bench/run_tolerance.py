@@ -1,6 +1,6 @@
 """Calibrating the short-run tolerance: how far correct variants and catalogued mistakes drift.
 
-For every optimizer exercise, trains the course model briefly (autograde.cases.short_run) with the
+For every optimizer exercise, trains the course model briefly (visible/lessons/accel_sgd/runs.py: short_run) with the
 solution, with correct variants written differently (tests/corpus.py) and with each catalogued
 mistake, and prints the largest relative loss-curve gap and the accuracy gap against the solution,
 beside the judge's tolerances. Correct variants must sit far below them, mistakes far above.
@@ -14,13 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from autograde.visible import cases  # noqa: E402
 from autograde.trusted import judge, mistakes, solution as reference
+from autograde.trusted.lessons.accel_sgd import judges  # the run judge's tolerances and curve gap
 from corpus import CORRECT_VARIANTS, variant_sources  # noqa: E402
 
 
 def main():
     rows = []
     for tid, spec in cases.TESTS.items():
-        if spec.kind != "run":
+        if spec.judge != "run":
             continue
         want = judge.reference_data(tid)
         cname = spec.classes[0]
@@ -33,11 +34,11 @@ def main():
             if "error" in got:
                 rows.append((tid, label, float("inf"), float("inf"), "error"))
                 continue
-            gap, _ = judge.curve_gap(got["losses"], want["losses"])
+            gap, _ = judges.curve_gap(got["losses"], want["losses"])
             acc_gap = abs(got["accuracy"] - want["accuracy"])
             verdict = judge.judge(tid, got)
             rows.append((tid, label, gap, acc_gap, "pass" if verdict.score == 1 else "FAIL"))
-    print(f"tolerances: loss-curve gap <= {judge.RUN_LOSS_TOL}, accuracy gap <= {judge.RUN_ACC_TOL}\n")
+    print(f"tolerances: loss-curve gap <= {judges.RUN_LOSS_TOL}, accuracy gap <= {judges.RUN_ACC_TOL}\n")
     print("| test | submission | max loss-curve gap | accuracy gap | verdict |")
     print("|---|---|---|---|---|")
     for tid, label, gap, acc_gap, v in rows:
