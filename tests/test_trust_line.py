@@ -93,10 +93,9 @@ def test_the_grading_kernel_sees_every_lesson_registry_whole():
 # The core reads the registry: it names no lesson's class, exercise, test or judge.
 CORE = sorted([*(PACKAGE / "visible").glob("*.py"), *(PACKAGE / "trusted").glob("*.py"),
                *(PACKAGE / f"{m}.py" for m in ("paths", "selfcheck", "kit"))])
-NOT_YET_GENERIC = {"grade.py", "result_cache.py"}  # outside issue 11's part (see its report)
 
 
-@pytest.mark.parametrize("path", [p for p in CORE if p.name not in NOT_YET_GENERIC],
+@pytest.mark.parametrize("path", CORE,
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_core_names_no_lesson(path):
     import re
