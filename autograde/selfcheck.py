@@ -84,7 +84,7 @@ def _grade_id(cell) -> str | None:
 def check_notebook(submission, lesson) -> nbformat.NotebookNode:
     """The slice of the rebuilt notebook the visible checks need, and a last cell that reports them."""
     nb = prepare(submission, lesson)
-    exercises = lessons.current().EXERCISES
+    exercises = lessons.current().classes
     keep = {"setup", *exercises, *(f"check_{e}" for e in exercises)}
     nb.cells = [c for c in nb.cells if c.cell_type == "code" and (_grade_id(c) in keep or is_added(c))]
     nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL, id="autograde-report"))
@@ -117,7 +117,7 @@ def _reported(executed) -> dict:
 def _unreported(exercise: str, executed, run) -> Outcome:
     """Why a check recorded nothing: the answer cell failed, the check cell failed, or the run stopped."""
     cells = {_grade_id(c): c for c in executed["cells"]}
-    name = lessons.current().EXERCISES[exercise]
+    name = lessons.current().classes[exercise]
     answer_error = _error_of(cells.get(exercise, {}))
     check_error = _error_of(cells.get(f"check_{exercise}", {}))
     if answer_error:
@@ -149,5 +149,5 @@ def self_check(path: Path, lesson_path: Path | None = None,
                            expose=[paths.REPO_ROOT, Path(sys.prefix), *_import_dirs()])
     executed = run.notebook
     reported = _reported(executed)
-    outcomes = {e: reported.get(e) or _unreported(e, executed, run) for e in lessons.current().EXERCISES}
+    outcomes = {e: reported.get(e) or _unreported(e, executed, run) for e in lessons.current().classes}
     return SelfCheck(outcomes, written_answers(prepare(submission, lesson), lesson))

@@ -12,7 +12,7 @@ from pathlib import Path
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from autograde.visible import cases  # noqa: E402
+from autograde.visible import lesson as lessons  # noqa: E402
 from autograde.trusted import judge, mistakes, solution as reference
 from autograde.trusted.lessons.accel_sgd import judges  # the run judge's tolerances and curve gap
 from corpus import CORRECT_VARIANTS, variant_sources  # noqa: E402
@@ -20,7 +20,7 @@ from corpus import CORRECT_VARIANTS, variant_sources  # noqa: E402
 
 def main():
     rows = []
-    for tid, spec in cases.TESTS.items():
+    for tid, spec in lessons.current().tests_by_id.items():
         if spec.judge != "run":
             continue
         want = judge.reference_data(tid)
@@ -30,7 +30,7 @@ def main():
         candidates += [(f"mistake: {m.key}", mistakes.variant_classes(m.key)[cname])
                        for m in mistakes.affecting(spec.exercise, spec.classes)]
         for label, cls in candidates:
-            got = cases.collect(tid, cls)
+            got = lessons.current().collect(tid, cls)
             if "error" in got:
                 rows.append((tid, label, float("inf"), float("inf"), "error"))
                 continue

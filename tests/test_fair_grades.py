@@ -2,7 +2,7 @@
 sentence for mistakes the catalogue does not know (issue 9 items 1, 2 and 4).
 
 Classes are built from the solution sources with one exercise's text changed, and driven by the
-same drivers the probe runs in the student's kernel (cases.collect).
+same drivers the probe runs in the student's kernel (lesson.collect).
 """
 import json
 import re
@@ -11,40 +11,41 @@ import nbformat
 import pytest
 
 from autograde import paths
-from autograde.visible import cases
+from autograde.visible.lessons.accel_sgd import optimizers
+from autograde.visible import lesson as lessons
 from autograde.trusted import isolation, judge, mistakes, solution as reference
 from corpus import CORRECT_VARIANTS
 
-SMALL = {t for t, s in cases.TESTS.items() if not s.costly}
+SMALL = {t for t, s in lessons.current().tests_by_id.items() if not s.costly}
 
 
 def exercise_tests(exercise, small_only=True):
-    return [t for t, s in cases.TESTS.items() if s.exercise == exercise and (t in SMALL or not small_only)]
+    return [t for t, s in lessons.current().tests_by_id.items() if s.exercise == exercise and (t in SMALL or not small_only)]
 
 
 def verdict(sources: dict, test_id: str):
     classes = reference.solution_classes(sources)
-    return judge.judge(test_id, cases.collect(test_id, *(classes[c] for c in cases.TESTS[test_id].classes)))
+    return judge.judge(test_id, lessons.current().collect(test_id, *(classes[c] for c in lessons.current().tests_by_id[test_id].classes)))
 
 
 # ---------------------------------------------------------------------------------------------
 # 1. A base class's mistake costs nothing in the exercises built on it
 
-PAIRS = sorted({(p, t) for t in cases.TESTS for p in cases.parents(t)
-                if t in SMALL or cases.TESTS[t].judge == "onecycle"})
+PAIRS = sorted({(p, t) for t in lessons.current().tests_by_id for p in lessons.current().parents(t)
+                if t in SMALL or lessons.current().tests_by_id[t].judge == "onecycle"})
 
 
 def test_the_registry_knows_what_builds_on_what():
-    assert cases.parents("test_adam_small") == ("sgd",)
-    assert cases.parents("test_epoch_sched_cb") == ("base_sched_cb",)
-    assert cases.parents("test_batch_sched_cb_onecycle") == ("base_sched_cb", "recorder_cb")
-    assert cases.parents("test_has_learn_cb") == ()
+    assert lessons.current().parents("test_adam_small") == ("sgd",)
+    assert lessons.current().parents("test_epoch_sched_cb") == ("base_sched_cb",)
+    assert lessons.current().parents("test_batch_sched_cb_onecycle") == ("base_sched_cb", "recorder_cb")
+    assert lessons.current().parents("test_has_learn_cb") == ()
 
 
 @pytest.mark.parametrize("parent,test_id", PAIRS, ids=lambda x: str(x))
 def test_a_parents_mistakes_cost_nothing_in_the_exercises_built_on_it(parent, test_id):
     """Student: the parent with each of its catalogued mistakes, the child written their own way."""
-    child = cases.TESTS[test_id].exercise
+    child = lessons.current().tests_by_id[test_id].exercise
     sol = reference.solution_sources()
     children = [v[child] for v in CORRECT_VARIANTS.values() if child in v] or [sol[child]]
     for m, own_child in [(m, c) for m in mistakes.affecting(parent) for c in children]:
@@ -67,7 +68,7 @@ def test_the_second_run_shows_solutions_only_of_exercises_already_judged():
     nb = isolation.retest_notebook(canon, reference.solution_sources(), ["test_adam_small"])
     gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     solution_of = [c.metadata.get("autograde", {}).get("solution_of") for c in nb.cells]
-    assert [g for g in gids if g in cases.TESTS] == ["test_adam_small"]
+    assert [g for g in gids if g in lessons.current().tests_by_id] == ["test_adam_small"]
     assert [s for s in solution_of if s] == ["sgd"]
     assert solution_of.index("sgd") == gids.index("sgd") + 1  # right after the student's own SGD cell
 
@@ -126,7 +127,7 @@ def trivial_source(exercise: str, answer: str) -> str:
 
 
 @pytest.mark.parametrize("answer", ["pass", "return", "unchanged", "stub"])
-@pytest.mark.parametrize("exercise", list(cases.EXERCISES))
+@pytest.mark.parametrize("exercise", list(lessons.current().classes))
 def test_trivial_answers_score_zero_on_every_small_case(exercise, answer):
     student = {**reference.solution_sources(), exercise: trivial_source(exercise, answer)}
     for test_id in exercise_tests(exercise):
@@ -143,9 +144,9 @@ def test_a_do_nothing_answer_fails_the_training_runs(exercise):
 
 
 def test_decay_through_a_subclass_is_sgds_case_only():
-    assert "decay through a subclass" in {c.name for c in cases.hidden_opt_cases("sgd")}
+    assert "decay through a subclass" in {c.name for c in optimizers.hidden_opt_cases("sgd")}
     for ex in ("momentum", "rmsprop", "adam"):
-        assert "decay through a subclass" not in {c.name for c in cases.hidden_opt_cases(ex)}
+        assert "decay through a subclass" not in {c.name for c in optimizers.hidden_opt_cases(ex)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_correct_shows_total_code_and_pending_written_answer():
     assert "pending: graded by hand" in page
     assert WRITTEN in page and "graded by hand" in page
     assert "p -= self.lr * p.grad" in page      # the student's own code
-    assert "SGD on small tensors" in page       # the test's description, from cases.TESTS
+    assert "SGD on small tensors" in page       # the test's description, from lessons.current().tests_by_id
     assert "\u2713" in page and "\u2717" not in page
     assert 'class="notice"' not in page               # no run-level notice
 

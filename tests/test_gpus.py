@@ -281,7 +281,7 @@ def test_on_a_gpu_grading_with_gpus_none_keeps_the_graders_own_runs_on_the_cpu()
 # --------------------------------------------------------------------------- repeatable verdicts
 
 def test_the_hidden_short_run_is_deterministic_and_leaves_torchs_setting_as_it_was():
-    from autograde.visible import cases
+    from autograde.visible.lessons.accel_sgd import runs
     from miniai.learner import Callback
     seen = []
 
@@ -289,8 +289,8 @@ def test_the_hidden_short_run_is_deterministic_and_leaves_torchs_setting_as_it_w
         def before_fit(self, learn):
             seen.append(torch.are_deterministic_algorithms_enabled())
 
-    first = cases.short_run(torch.optim.SGD, 0.1, extra_cbs=[Flag()], epochs=1)
-    second = cases.short_run(torch.optim.SGD, 0.1, epochs=1)
+    first = runs.short_run(torch.optim.SGD, 0.1, extra_cbs=[Flag()], epochs=1)
+    second = runs.short_run(torch.optim.SGD, 0.1, epochs=1)
     assert seen == [True]
     assert torch.are_deterministic_algorithms_enabled() is False
     assert first["losses"] == second["losses"] and first["accuracy"] == second["accuracy"]

@@ -1,7 +1,7 @@
 """The judge, in process: the solution passes, every catalogued mistake is caught and named,
 correct variants written differently get full marks, and malformed data scores zero without a crash.
 
-These run the same drivers the probe runs inside the student's kernel (autograde.cases.collect);
+These run the same drivers the probe runs inside the student's kernel (the lesson registry's collect);
 tests/test_grading.py covers the whole path through nbgrader and the sandbox.
 """
 import math
@@ -9,16 +9,18 @@ from dataclasses import replace
 
 import pytest
 
-from autograde.visible import cases
+
+
+from autograde.visible import lesson as lessons
 from autograde.trusted import judge, mistakes, solution as reference
 from corpus import CORRECT_VARIANTS, variant_sources
 
-SMALL_TESTS = [t for t, s in cases.TESTS.items() if not s.costly]
-RUN_TESTS = [t for t, s in cases.TESTS.items() if s.costly]
+SMALL_TESTS = [t for t, s in lessons.current().tests_by_id.items() if not s.costly]
+RUN_TESTS = [t for t, s in lessons.current().tests_by_id.items() if s.costly]
 
 
 def collect_with(classes: dict, test_id: str) -> dict:
-    return cases.collect(test_id, *(classes[c] for c in cases.TESTS[test_id].classes))
+    return lessons.current().collect(test_id, *(classes[c] for c in lessons.current().tests_by_id[test_id].classes))
 
 
 @pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: m.key)
@@ -27,7 +29,7 @@ def test_every_mistake_edit_applies_to_the_solution(mistake):
     assert mistakes.apply_edits(source, mistake) != source
 
 
-@pytest.mark.parametrize("test_id", list(cases.TESTS))
+@pytest.mark.parametrize("test_id", list(lessons.current().tests_by_id))
 def test_the_solution_gets_full_marks(test_id):
     verdict = judge.judge(test_id, collect_with(reference.solution_classes(), test_id))
     assert (verdict.score, verdict.message) == (1.0, "")
@@ -36,7 +38,7 @@ def test_the_solution_gets_full_marks(test_id):
 @pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: m.key)
 def test_every_mistake_is_caught_and_named(mistake):
     classes = mistakes.variant_classes(mistake.key)
-    tests = [t for t in SMALL_TESTS if cases.TESTS[t].exercise == mistake.exercise]
+    tests = [t for t in SMALL_TESTS if lessons.current().tests_by_id[t].exercise == mistake.exercise]
     verdicts = [judge.judge(t, collect_with(classes, t)) for t in tests]
     assert any(v.score < 1 for v in verdicts), f"{mistake.key} passes {tests}"
     named = [v for v in verdicts if v.score < 1]
@@ -48,8 +50,8 @@ def test_every_mistake_is_caught_and_named(mistake):
 def test_correct_variants_written_differently_get_full_marks(variant):
     classes = reference.solution_classes(variant_sources(CORRECT_VARIANTS[variant]))
     touched = set(CORRECT_VARIANTS[variant])
-    for test_id, spec in cases.TESTS.items():
-        if spec.exercise in touched or touched & {e for e, c in cases.EXERCISES.items() if c in spec.classes}:
+    for test_id, spec in lessons.current().tests_by_id.items():
+        if spec.exercise in touched or touched & {e for e, c in lessons.current().classes.items() if c in spec.classes}:
             verdict = judge.judge(test_id, collect_with(classes, test_id))
             assert verdict.score == 1.0, (test_id, verdict.message)
 
@@ -98,7 +100,7 @@ def test_malformed_data_scores_zero_without_crashing(test_id, data):
 
 
 def test_an_error_in_student_code_is_reported():
-    verdict = judge.judge("test_sgd_small", cases.collect("test_sgd_small", _Unfinished))
+    verdict = judge.judge("test_sgd_small", lessons.current().collect("test_sgd_small", _Unfinished))
     assert verdict.score == 0.0
     assert "NotImplementedError" in verdict.message
 

@@ -10,7 +10,8 @@ import pytest
 
 from autograde import kit
 from autograde.trusted import solution as reference
-from autograde.visible.cases import EXERCISES
+from autograde.visible.lessons.accel_sgd import LESSON
+EXERCISES = LESSON.classes
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLVED = ROOT / "autograde" / "samples" / "alice" / "accel_sgd" / "accel_sgd.ipynb"

@@ -1,7 +1,8 @@
 """Which lesson a process grades, and what its registry derives (issue 11)."""
 from autograde import paths
 from autograde.trusted import mistakes
-from autograde.visible import cases, lesson
+from autograde.visible import lesson
+lessons = lesson
 
 
 def test_the_lesson_released_in_lessons_is_the_default(monkeypatch):
@@ -12,7 +13,7 @@ def test_the_lesson_released_in_lessons_is_the_default(monkeypatch):
 
 def test_autograde_lesson_names_another(monkeypatch):
     monkeypatch.setenv("AUTOGRADE_LESSON", "ema")
-    assert paths.ASSIGNMENT == "ema" and cases.EXERCISES == {"ema": "EMA", "debiased_ema": "DebiasedEMA"}
+    assert paths.ASSIGNMENT == "ema" and lessons.current().classes == {"ema": "EMA", "debiased_ema": "DebiasedEMA"}
     assert [m.key for m in mistakes.CATALOGUE] == ["ema_weights_swapped"]
 
 

@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograde import paths
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted import solution as reference
 from autograde.visible.compare import agrees
 from autograde.trusted.release import generate_lesson, visible_expected
@@ -48,14 +48,14 @@ def test_the_visible_checks_expectations_are_up_to_date():
 
 def test_each_exercise_is_one_answer_cell_named_after_it(solutions):
     answers = [m["grade_id"] for c, m in nbgrader_cells(solutions) if m.get("solution") and c.cell_type == "code"]
-    assert answers == list(cases.EXERCISES)
+    assert answers == list(lessons.current().classes)
 
 
 def test_every_test_cell_is_named_after_its_exercise_and_carries_points(solutions):
     tests = {m["grade_id"]: m for c, m in nbgrader_cells(solutions) if m.get("grade") and not m.get("solution")}
-    assert set(tests) == set(cases.TESTS)
+    assert set(tests) == set(lessons.current().tests_by_id)
     for gid, meta in tests.items():
-        assert gid.startswith(f"test_{cases.TESTS[gid].exercise}") and meta["points"] > 0
+        assert gid.startswith(f"test_{lessons.current().tests_by_id[gid].exercise}") and meta["points"] > 0
 
 
 def test_solution_regions_are_only_inside_methods(solutions):
@@ -109,5 +109,5 @@ def test_the_solutions_notebook_passes_every_test_top_to_bottom(solutions, tmp_p
         os.environ.clear()
         os.environ.update(env_before)
     outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert outputs.count(": passed.") == len(cases.TESTS)
-    assert outputs.count("✓ ") == len(cases.EXERCISES)
+    assert outputs.count(": passed.") == len(lessons.current().tests_by_id)
+    assert outputs.count("✓ ") == len(lessons.current().classes)

@@ -90,7 +90,7 @@ def test_the_course_repository_shows_only_the_student_visible_modules(tmp_path):
     result = graders_run(tmp_path, f"import os\nprint(sorted(os.listdir({str(root / 'autograde')!r})))\n"
                          f"print(os.listdir({str(root / 'autograde' / 'running')!r}))",
                          f"print(os.path.exists({str(root / 'solutions')!r}), os.path.exists({str(root / 'tests')!r}))",
-                         "import autograde.visible.cases, autograde.visible.probe, miniai.datasets\nprint('imported')",
+                         "import autograde.visible.lesson, autograde.visible.probe, miniai.datasets\nprint('imported')",
                          "try:\n    import autograde.trusted\nexcept ImportError as e:\n    print(e)")
     assert result.status == "ok", result.message
     package, running = text(result, 0).splitlines()

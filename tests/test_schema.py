@@ -5,11 +5,11 @@ import math
 
 import pytest
 
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted import judge, schema
 
 # One representative test per kind, and its real shape from the solution (cached by the judge).
-BY_KIND = {s.judge: t for t, s in reversed(list(cases.TESTS.items()))}
+BY_KIND = {s.judge: t for t, s in reversed(list(lessons.current().tests_by_id.items()))}
 HUGE = 10**400
 
 

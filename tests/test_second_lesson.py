@@ -64,7 +64,7 @@ def course(tmp_path_factory):
 
 def test_the_lesson_is_only_its_registry():
     ema = lesson.load("ema")
-    assert ema.EXERCISES == {"ema": "EMA", "debiased_ema": "DebiasedEMA"}
+    assert ema.classes == {"ema": "EMA", "debiased_ema": "DebiasedEMA"}
     assert ema.parents("test_debiased_ema") == ("ema",)
     assert lesson.for_test("test_ema") is ema and lesson.for_exercise("debiased_ema") is ema
 

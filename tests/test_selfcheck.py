@@ -16,9 +16,10 @@ import nbformat
 import pytest
 
 from autograde import paths
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted import mistakes, solution as reference
-from autograde.visible.cases import EXERCISES
+from autograde.visible.lessons.accel_sgd import LESSON
+EXERCISES = LESSON.classes
 from autograde.running.sandbox import Limits
 from autograde.selfcheck import fresh_copy, released_lesson, self_check, written_answers
 from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
@@ -130,7 +131,7 @@ def grade_verdicts(notebooks) -> dict:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     verdicts: dict = {}
     for row in csv.DictReader(open(out / "grader" / "cells.csv")):
-        spec = cases.TESTS.get(row["grade_id"])
+        spec = lessons.current().tests_by_id.get(row["grade_id"])
         if spec:
             ok = float(row["score"]) >= float(row["max_score"])
             per = verdicts.setdefault(row["student_id"], {})

@@ -21,7 +21,8 @@ import pytest
 
 from autograde import kit
 from autograde.trusted import solution as reference
-from autograde.visible.cases import EXERCISES
+from autograde.visible.lessons.accel_sgd import LESSON
+EXERCISES = LESSON.classes
 from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
 
 README = Path(kit.README_TEMPLATE)

@@ -62,14 +62,14 @@ def test_every_lesson_has_a_visible_registry_and_a_trusted_half():
         registry, part = lesson.load(name), trusted.part(name)
         assert registry.name == name and registry.expected_path.is_file()
         assert {t.judge for t in registry.tests} <= set(part.JUDGES)
-        assert {m.exercise for m in part.MISTAKES} <= set(registry.EXERCISES)
-        assert all(set(e.builds_on) <= set(registry.EXERCISES) for e in registry.exercises)
+        assert {m.exercise for m in part.MISTAKES} <= set(registry.classes)
+        assert all(set(e.builds_on) <= set(registry.classes) for e in registry.exercises)
 
 
 def test_test_ids_and_exercises_are_unique_across_lessons():
     """A kernel sees no AUTOGRADE_LESSON: check() and probe() find the lesson by exercise or test id."""
     from autograde.visible import lesson
-    ids = [i for name in LESSONS for les in [lesson.load(name)] for i in [*les.TESTS, *les.EXERCISES]]
+    ids = [i for name in LESSONS for les in [lesson.load(name)] for i in [*les.tests_by_id, *les.classes]]
     assert len(ids) == len(set(ids))
 
 
@@ -103,7 +103,7 @@ def test_the_core_names_no_lesson(path):
     text = path.read_text(encoding="utf-8")
     for name in LESSONS:
         les = lesson.load(name)
-        words = {name, *les.TESTS, *les.EXERCISES, *les.EXERCISES.values()}
+        words = {name, *les.tests_by_id, *les.classes, *les.classes.values()}
         found = sorted(n for n in words if re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", text))
         found += sorted(t.judge for t in les.tests if re.search(rf"[\"']{re.escape(t.judge)}[\"']", text))
         assert not found, f"{path.name} names {found} of lesson {name}"

@@ -4,7 +4,8 @@ import pytest
 
 from autograde.trusted import mistakes, solution as reference
 from autograde.visible import checks as visible
-from autograde.visible.cases import EXERCISES
+from autograde.visible.lessons.accel_sgd import LESSON
+EXERCISES = LESSON.classes
 
 INTERNAL = ("fit1", "fit2", "public:", ".steps", ".lrs", ".created", "'cases'", "traj")
 

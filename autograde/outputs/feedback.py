@@ -1,6 +1,6 @@
 """The page each student gets back: what every hidden test checked, what it found, and their own code.
 
-Only three things reach the page: the test descriptions from cases.TESTS, the judge's scores and
+Only three things reach the page: the test descriptions from lessons.current().tests_by_id, the judge's scores and
 messages, and the student's own answer cells. Test cells are never read, so hidden test source
 cannot leak. Everything that came from a submission (code, messages, ids) is escaped by the
 template (templates/feedback.html), because a submission may contain markup meant to run in the
@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted import mistakes
 from autograde.outputs import figures
 from autograde.outputs.pages import render
@@ -48,7 +48,7 @@ def cell_state(cell: CellResult) -> str:
 
 def section_of(grade_id: str) -> str:
     """Tests group under their exercise; a written answer is a section of its own."""
-    spec = cases.TESTS.get(grade_id)
+    spec = lessons.current().tests_by_id.get(grade_id)
     return spec.exercise if spec else grade_id
 
 
@@ -153,7 +153,7 @@ def _curve(details: dict) -> Figure | None:
 
 
 def _test_view(cell: CellResult, run_message: str) -> TestView:
-    spec = cases.TESTS.get(cell.grade_id)
+    spec = lessons.current().tests_by_id.get(cell.grade_id)
     what = spec.what if spec else cell.grade_id
     view = TestView(cell, cell_state(cell), what[:1].upper() + what[1:], message=cell.message or "")
     m = mistakes.BY_KEY.get(cell.mistake or "")
@@ -170,9 +170,9 @@ def _sections(result: SubmissionResult, comments: dict[str, str]) -> list[Sectio
     answers = answer_sources(result.executed)
     found, number = [], 0
     for key, cells in sections(result):
-        if key in cases.EXERCISES:
+        if key in lessons.current().classes:
             number += 1
-            found.append(Section("exercise", key, cells, cases.EXERCISES[key], number,
+            found.append(Section("exercise", key, cells, lessons.current().classes[key], number,
                                  [_test_view(c, run_message) for c in cells], answers.get(key),
                                  comments.pop(key, None)))
         elif all(not c.auto for c in cells):

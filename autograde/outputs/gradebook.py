@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde import paths
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted.release import generate_lesson
 from autograde.outputs.records import SubmissionResult
 
@@ -78,10 +78,10 @@ def record(db_url: str, results: list[SubmissionResult], timestamps: dict[str, s
                 grade.auto_score = cell.score if cell.auto else None
                 # nbgrader's rule: a person looks at written answers and at scores they overrode
                 grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-                spec = cases.TESTS.get(cell.grade_id)
+                spec = lessons.current().tests_by_id.get(cell.grade_id)
                 if cell.auto and cell.message and spec:
                     comments.setdefault(spec.exercise, []).append(f"{cell.grade_id}: {cell.message}")
-            for exercise in cases.EXERCISES:
+            for exercise in lessons.current().classes:
                 try:
                     comment = gb.find_comment(exercise, notebook, assignment, student)
                 except MissingEntry:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.trusted import mistakes
 from autograde.outputs import figures
 from autograde.outputs.feedback import cell_state, feedback_relpath
@@ -69,7 +69,7 @@ def per_exercise_stats(results: list[SubmissionResult]) -> dict[str, Rate]:
     for r in results:
         per: dict[str, list] = {}
         for c in r.auto_cells():
-            spec = cases.TESTS.get(c.grade_id)
+            spec = lessons.current().tests_by_id.get(c.grade_id)
             if spec:
                 per.setdefault(spec.exercise, []).append(c)
         for ex, cells in per.items():
@@ -77,7 +77,7 @@ def per_exercise_stats(results: list[SubmissionResult]) -> dict[str, Rate]:
             s.n += 1
             s.full += all(cell_state(c) == "pass" for c in cells)
             s.total += sum(c.score or 0.0 for c in cells)
-    order = list(cases.EXERCISES)
+    order = list(lessons.current().classes)
     return {ex: stats[ex] for ex in sorted(stats, key=lambda e: order.index(e) if e in order else len(order))}
 
 
@@ -109,8 +109,8 @@ def render_report(results: list[SubmissionResult], link_prefix: str = "") -> str
         max_points=max_points, pending=sum(1 for r in results for c in r.written_cells() if c.score is None),
         unsandboxed=[r for r in results if r.sandboxed is False],
         histogram=figures.histogram(scores, max_points) if results else None,
-        exercises=per_exercise_stats(results), exercise_classes=cases.EXERCISES,
-        tests=per_test_stats(results), test_specs=cases.TESTS, mistakes=mistake_counts(results),
+        exercises=per_exercise_stats(results), exercise_classes=lessons.current().classes,
+        tests=per_test_stats(results), test_specs=lessons.current().tests_by_id, mistakes=mistake_counts(results),
         catalogue=mistakes.BY_KEY, share=share, quote=quote,
         troubled=[row for row in rows if (row.result.status or "ok") != "ok" or row.result.message],
         students=sorted(rows, key=lambda row: str(row.result.student_id)))

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from autograde import paths
-from autograde.visible import cases
+from autograde.visible import lesson as lessons
 from autograde.running import gpus, sandbox_sweep
 from autograde.trusted import isolation, solution as reference, schema
 from autograde.outputs.records import CellResult, SubmissionResult
@@ -146,7 +146,7 @@ def _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, t
     remaining = limits.wall_s - (time.monotonic() - t0)
     if not retest or run.status in ("timeout", "error") or remaining < MIN_RETEST_S:
         return
-    lost = {cases.TESTS[g].exercise for g, v in verdicts.items() if v.score < 1}
+    lost = {lessons.current().tests_by_id[g].exercise for g, v in verdicts.items() if v.score < 1}
     again_nb = isolation.retest_notebook(prepared, course.solution_sources, retest, set(run.cell_errors))
     t_again = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
@@ -164,7 +164,7 @@ def _retest_futile(test_id: str, verdict, run, prepared, canon) -> bool:
     killed the kernel (it would again: a notebook crashing in every answer took 252 s of its 300 s
     with a futile retest, 141 s without; bench/restarts.py), or when the test cell ran cleanly but recorded
     nothing (the student's code silenced the probe: it would again)."""
-    exercise = cases.TESTS[test_id].exercise
+    exercise = lessons.current().tests_by_id[test_id].exercise
     stub = next((c.source for c in canon.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
     answer = next((c.source for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
     idx = _cell_index(run.notebook, test_id)
@@ -176,8 +176,8 @@ def _retest_futile(test_id: str, verdict, run, prepared, canon) -> bool:
 def _why_no_result(executed: dict, run, test_id: str) -> str:
     """Why this test left no result: the answer cell it needs failed, the test cell failed, the test
     cell ran but sent nothing (its probe was replaced), or the run stopped before it."""
-    spec = cases.TESTS[test_id]
-    for exercise, cname in cases.EXERCISES.items():
+    spec = lessons.current().tests_by_id[test_id]
+    for exercise, cname in lessons.current().classes.items():
         idx = _cell_index(executed, exercise)
         if cname in spec.classes and idx in run.cell_errors:
             return f"Your {cname} cell failed ({run.cell_errors[idx]}), so this test could not run."
@@ -197,7 +197,7 @@ def _zero_note(rows: list[CellResult], prepared, canon) -> str:
     if not auto or any(r.score for r in auto):
         return ""
     stub = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in canon.cells}
-    answers = [c for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") in cases.EXERCISES]
+    answers = [c for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") in lessons.current().classes]
     if all(c.source == stub.get(c.metadata["nbgrader"]["grade_id"]) for c in answers):
         return "no answer filled in"
     if all("recorded nothing" in r.message or "is malformed" in r.message for r in auto):
@@ -217,7 +217,7 @@ def _warm_reference(course: Course) -> None:
     """Compute the solution versions' short runs once, into the disk cache the workers read."""
     from autograde.trusted import judge
     reference.set_sources(course.solution_sources)
-    for tid, spec in cases.TESTS.items():
+    for tid, spec in lessons.current().tests_by_id.items():
         judge.reference_data(tid)
 
 

@@ -36,7 +36,7 @@ NOTE = ("Graded over the course's {parents}, because your {parents} lost points 
 def to_retest(scores: dict) -> list[str]:
     """The tests that lost points while an exercise they build on also lost points (test -> score 0..1)."""
     lesson = lessons.current()
-    lost = {lesson.TESTS[t].exercise for t, s in scores.items() if s < 1}
+    lost = {lesson.tests_by_id[t].exercise for t, s in scores.items() if s < 1}
     return [t for t, s in scores.items() if s < 1 and lost & set(lesson.parents(t))]
 
 
@@ -59,7 +59,7 @@ def retest_notebook(prepared: dict, solution_sources: dict, tests, failed_cells=
     cells = []
     for i, cell in enumerate(nb["cells"]):
         gid = _gid(cell)
-        if gid in lessons.current().TESTS and gid not in tests:
+        if gid in lessons.current().tests_by_id and gid not in tests:
             continue
         if gid in parents:
             if i not in failed_cells:
@@ -78,5 +78,5 @@ def retest_notebook(prepared: dict, solution_sources: dict, tests, failed_cells=
 def note(test_id: str, lost) -> str:
     """What the feedback says when a test's better score came from the second run."""
     lesson = lessons.current()
-    names = [lesson.EXERCISES[e] for e in lesson.parents(test_id) if e in lost]
+    names = [lesson.classes[e] for e in lesson.parents(test_id) if e in lost]
     return NOTE.format(parents=" and ".join(names), its="its" if len(names) == 1 else "their")

@@ -45,11 +45,11 @@ class Judging:
 def judging(test_id: str) -> Judging:
     """The judge a test names in its lesson's registry, from that lesson's trusted JUDGES."""
     from autograde.trusted import lessons as trusted_lessons
-    return trusted_lessons.of_test(test_id).JUDGES[lessons.for_test(test_id).TESTS[test_id].judge]
+    return trusted_lessons.of_test(test_id).JUDGES[lessons.for_test(test_id).tests_by_id[test_id].judge]
 
 
 def _test(test_id: str):
-    return lessons.for_test(test_id).TESTS[test_id]
+    return lessons.for_test(test_id).tests_by_id[test_id]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def visible_expected() -> dict:
     sol = reference.solution_classes()
     lesson = lessons.current()
     out = {}
-    for exercise, cname in lesson.EXERCISES.items():
+    for exercise, cname in lesson.classes.items():
         want = lesson.public_data(exercise, sol[cname])
         out[exercise] = {"expected": want, "mistakes": shown_mistakes(exercise, cname, want)}
     return out

@@ -32,7 +32,7 @@ def strip_solution_markers(source: str) -> str:
 
 @lru_cache(maxsize=4)
 def _sources_from(path: str, mtime: float, lesson_name: str) -> dict:
-    exercises = lesson.load(lesson_name).EXERCISES
+    exercises = lesson.load(lesson_name).classes
     nb = nbformat.read(path, as_version=4)
     found = {}
     for cell in nb.cells:
@@ -77,4 +77,4 @@ def build_namespace(sources: dict) -> dict:
 def solution_classes(sources: dict | None = None) -> dict:
     """Class name -> solution class."""
     ns = build_namespace(sources or solution_sources())
-    return {name: ns[name] for name in lesson.current().EXERCISES.values()}
+    return {name: ns[name] for name in lesson.current().classes.values()}

@@ -32,7 +32,7 @@ def mistake_method(mistake) -> str | None:
 
 def mistake_entry(mistake, data) -> dict:
     return {"key": mistake.key, "name": mistake.name, "hint": mistake.hint, "data": data,
-            "exercise": mistake.exercise, "cls": lessons.current().EXERCISES[mistake.exercise],
+            "exercise": mistake.exercise, "cls": lessons.current().classes[mistake.exercise],
             "method": mistake_method(mistake)}
 
 

@@ -67,7 +67,7 @@ def _inherited(exercise: str, cls, named: dict) -> Outcome | None:
     owner = _owner(cls, named["method"])
     if owner is None or owner is cls or owner.__name__ != named.get("cls"):
         return None
-    name, parent = lessons.for_exercise(exercise).EXERCISES[exercise], owner.__name__
+    name, parent = lessons.for_exercise(exercise).classes[exercise], owner.__name__
     return Outcome(exercise, "inherited",
                    f"{name}'s own code agrees, but the difference comes from {parent}.{named['method']}, which "
                    f"{name} inherits ({named['name']}): fix {parent} first.")
@@ -76,7 +76,7 @@ def _inherited(exercise: str, cls, named: dict) -> Outcome | None:
 def _failing_parent(exercise: str, cls):
     """The first class this one builds on (an earlier exercise) that fails its own check, or None."""
     lesson = lessons.for_exercise(exercise)
-    exercise_of = {name: e for e, name in lesson.EXERCISES.items()}
+    exercise_of = {name: e for e, name in lesson.classes.items()}
     for base in getattr(cls, "__mro__", ())[1:]:
         parent = exercise_of.get(base.__name__)
         if parent and parent != exercise and parent in _expected_of(lesson.expected_path):
@@ -96,7 +96,7 @@ def outcome(exercise: str, cls) -> Outcome:
     """This exercise's class on the public inputs."""
     lesson = lessons.for_exercise(exercise)
     want = expected(exercise)
-    name = lesson.EXERCISES[exercise]
+    name = lesson.classes[exercise]
     got = lesson.public_data(exercise, cls)
     if agrees(got, want["expected"]):
         n = len(want["expected"]["cases"]) if "cases" in want["expected"] else len(want["expected"])

@@ -60,20 +60,19 @@ class Lesson:
     exercises: tuple
     tests: tuple
     prelude: str = ""
-    package: str = field(default="", compare=False)
     describe: Callable | None = field(default=None, compare=False)
 
     @property
-    def EXERCISES(self) -> dict:
+    def classes(self) -> dict:
         """grade_id -> class name, in lesson order."""
         return {e.grade_id: e.cls for e in self.exercises}
 
     @property
-    def TESTS(self) -> dict:
+    def tests_by_id(self) -> dict:
         return {t.test_id: t for t in self.tests}
 
     @property
-    def BUILDS_ON(self) -> dict:
+    def builds_on(self) -> dict:
         return {e.grade_id: e.builds_on for e in self.exercises if e.builds_on}
 
     def exercise(self, grade_id: str) -> Exercise:
@@ -98,7 +97,7 @@ class Lesson:
 
     def parents(self, test_id: str) -> tuple:
         """The exercises, other than its own, whose classes a test runs (bases and helpers), in lesson order."""
-        test = self.TESTS[test_id]
+        test = self.tests_by_id[test_id]
         found = self.ancestors(test.exercise)
         for name in test.classes:
             ex = self.exercise_of(name)
@@ -108,7 +107,7 @@ class Lesson:
 
     def collect(self, test_id: str, *classes) -> dict:
         """The data one test cell produces from the classes it is given (student's or solution's)."""
-        return self.TESTS[test_id].driver(*classes)
+        return self.tests_by_id[test_id].driver(*classes)
 
     def public_data(self, grade_id: str, cls) -> dict:
         """The data the visible check compares: public inputs only."""
@@ -166,8 +165,8 @@ def _owning(what: str, has) -> Lesson:
 
 
 def for_test(test_id: str) -> Lesson:
-    return _owning(f"a test {test_id!r}", lambda les: test_id in les.TESTS)
+    return _owning(f"a test {test_id!r}", lambda les: test_id in les.tests_by_id)
 
 
 def for_exercise(grade_id: str) -> Lesson:
-    return _owning(f"an exercise {grade_id!r}", lambda les: grade_id in les.EXERCISES)
+    return _owning(f"an exercise {grade_id!r}", lambda les: grade_id in les.classes)

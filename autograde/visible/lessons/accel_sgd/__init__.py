@@ -14,12 +14,6 @@ from autograde.visible.lesson import Exercise, Lesson, Test
 from autograde.visible.lessons.accel_sgd import callbacks, optimizers, runs, wording
 from autograde.visible.lessons.accel_sgd.guard import guarded
 
-# Old names (`cases.short_run`, `cases.HIDDEN_OPT_CASES`, ...) resolve here through visible/cases.py.
-from autograde.visible.lessons.accel_sgd.callbacks import HIDDEN_PLAN, PUBLIC_PLAN  # noqa: F401
-from autograde.visible.lessons.accel_sgd.optimizers import (  # noqa: F401
-    HIDDEN_OPT_CASES, OPT_LR, PUBLIC_OPT_CASES, OptCase, hidden_opt_cases, run_opt_case)
-from autograde.visible.lessons.accel_sgd.runs import RUN_LR, run_data_tensors, short_run  # noqa: F401
-
 OPTIMIZERS = (("sgd", "SGD", ()), ("momentum", "Momentum", ("sgd",)), ("rmsprop", "RMSProp", ("sgd",)),
               ("adam", "Adam", ("sgd",)))
 
@@ -70,4 +64,4 @@ import matplotlib.pyplot as plt
 from miniai.learner import Callback
 """
 
-LESSON = Lesson("accel_sgd", EXERCISES, TESTS, PRELUDE, package=__name__, describe=wording.describe)
+LESSON = Lesson("accel_sgd", EXERCISES, TESTS, PRELUDE, describe=wording.describe)

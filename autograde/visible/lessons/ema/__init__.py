@@ -20,4 +20,4 @@ TESTS = (
          "DebiasedEMA over a fixed series"),
 )
 
-LESSON = Lesson("ema", EXERCISES, TESTS, prelude="import math\n", package=__name__)
+LESSON = Lesson("ema", EXERCISES, TESTS, prelude="import math\n")
