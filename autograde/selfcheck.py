@@ -21,7 +21,7 @@ import nbformat
 
 from autograde import paths
 from autograde.visible import lesson as lessons
-from autograde.running.notebook import is_added, prepare, read_submission
+from autograde.running.notebook import grade_id, is_added, nbgrader_meta, prepare, read_submission
 from autograde.running.sandbox import Limits, run_notebook
 from autograde.visible.checks import RESULTS_MARK, Outcome
 from autograde.visible.wording import raised
@@ -76,26 +76,21 @@ def fresh_copy(folder: Path) -> Path:
     return target
 
 
-def _grade_id(cell) -> str | None:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta.get("grade_id") if isinstance(meta, dict) else None
-
-
 def check_notebook(submission, lesson) -> nbformat.NotebookNode:
     """The slice of the rebuilt notebook the visible checks need, and a last cell that reports them."""
     nb = prepare(submission, lesson)
     exercises = lessons.current().classes
     keep = {"setup", *exercises, *(f"check_{e}" for e in exercises)}
-    nb.cells = [c for c in nb.cells if c.cell_type == "code" and (_grade_id(c) in keep or is_added(c))]
+    nb.cells = [c for c in nb.cells if c.cell_type == "code" and (grade_id(c) in keep or is_added(c))]
     nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL, id="autograde-report"))
     return nb
 
 
 def written_answers(nb, lesson) -> dict:
     """grade_id -> whether the student wrote something in that (hand-graded) markdown answer."""
-    stubs = {_grade_id(c): c.source.strip() for c in lesson.cells
-             if c.cell_type == "markdown" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-    given = {_grade_id(c): c.source.strip() for c in nb.cells if _grade_id(c) in stubs}
+    stubs = {grade_id(c): c.source.strip() for c in lesson.cells
+             if c.cell_type == "markdown" and nbgrader_meta(c).get("solution")}
+    given = {grade_id(c): c.source.strip() for c in nb.cells if grade_id(c) in stubs}
     return {gid: bool(given.get(gid)) and given[gid] != stub for gid, stub in stubs.items()}
 
 
@@ -116,7 +111,7 @@ def _reported(executed) -> dict:
 
 def _unreported(exercise: str, executed, run) -> Outcome:
     """Why a check recorded nothing: the answer cell failed, the check cell failed, or the run stopped."""
-    cells = {_grade_id(c): c for c in executed["cells"]}
+    cells = {grade_id(c): c for c in executed["cells"]}
     name = lessons.current().classes[exercise]
     answer_error = _error_of(cells.get(exercise, {}))
     check_error = _error_of(cells.get(f"check_{exercise}", {}))

@@ -17,6 +17,7 @@ from autograde.trusted import mistakes
 from autograde.outputs import figures
 from autograde.outputs.pages import render
 from autograde.outputs.records import CellResult, SubmissionResult, auto_points, points_with_written, written_points
+from autograde.running.notebook import nbgrader_meta
 
 STATES = {  # state -> (symbol, word)
     "pass": ("\u2713", "passed"),
@@ -31,12 +32,6 @@ STATUS_HEADLINES = {
     "error": "The grader could not finish running your notebook",
     "unreadable": "Your notebook could not be read",
 }
-
-WRITTEN_TITLES = {
-    "written_wd_vs_l2": "Written answer: weight decay and L2 regularisation",
-    "written_adam_eps": "Written answer: Adam's eps",
-}
-
 
 def cell_state(cell: CellResult) -> str:
     if cell.score is None:
@@ -56,8 +51,8 @@ def sections(result: SubmissionResult) -> list[tuple[str, list[CellResult]]]:
     """(section, its cells) in lesson order.
 
     The result's cells follow the notebook, so ordering sections by their first cell gives the
-    lesson order, with written answers where the lesson asks them; the 1cycle test, which comes
-    at the end of the notebook, joins the batch_sched_cb section that appeared earlier."""
+    lesson order, with written answers where the lesson asks them; a test placed later in the
+    notebook (accel_sgd's 1cycle run) joins its exercise's section that appeared earlier."""
     groups: dict[str, list[CellResult]] = {}
     for c in result.cells:
         groups.setdefault(section_of(c.grade_id), []).append(c)
@@ -73,7 +68,7 @@ def answer_sources(executed) -> dict[str, str]:
     """grade_id -> the student's answer cell text. Only solution cells: test cells hold hidden tests."""
     out: dict[str, str] = {}
     for cell in (executed or {}).get("cells", []) if isinstance(executed, dict) else []:
-        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        meta = nbgrader_meta(cell)
         if meta.get("solution") and meta.get("grade_id") and meta["grade_id"] not in out:
             out[meta["grade_id"]] = _source(cell)
     return out
@@ -177,7 +172,7 @@ def _sections(result: SubmissionResult, comments: dict[str, str]) -> list[Sectio
                                  comments.pop(key, None)))
         elif all(not c.auto for c in cells):
             text = (answers.get(key) or "").strip()
-            found.append(Section("written", key, cells, WRITTEN_TITLES.get(key, f"Written answer ({key})"),
+            found.append(Section("written", key, cells, lessons.current().written.get(key, f"Written answer ({key})"),
                                  answer=text or None, comment=comments.pop(key, None)))
         else:  # a test the course does not describe: still show its score and message
             found.append(Section("other", key, cells, tests=[_test_view(c, run_message) for c in cells]))

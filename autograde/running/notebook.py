@@ -18,9 +18,16 @@ from traitlets.config import Config
 NBGRADER_KEYS = ("grade", "grade_id", "locked", "points", "schema_version", "solution", "task")
 
 
-def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+def nbgrader_meta(cell) -> dict:
+    """A cell's nbgrader metadata, {} when absent or malformed. The one reader of it everywhere: nbgrader's
+    own `nbgrader.utils.is_solution` & co. assume well-formed metadata and raise AttributeError on a
+    student's notebook whose `nbgrader` entry is, say, a string."""
+    meta = (cell.get("metadata") or {}).get("nbgrader", {})
     return meta if isinstance(meta, dict) else {}
+
+
+def grade_id(cell) -> str | None:
+    return nbgrader_meta(cell).get("grade_id")
 
 
 def canonical_notebook(solutions_nb) -> nbformat.NotebookNode:
@@ -31,7 +38,7 @@ def canonical_notebook(solutions_nb) -> nbformat.NotebookNode:
     nb, _ = ClearSolutions(config=Config()).preprocess(nb, resources)
     nb, _ = ClearOutput(config=Config()).preprocess(nb, resources)
     for cell in nb.cells:
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         cell.metadata = {"nbgrader": {k: meta[k] for k in NBGRADER_KEYS if k in meta}} if meta else {}
     return nb
 
@@ -40,7 +47,7 @@ def graded_cells(nb) -> list[dict]:
     """Every cell that carries points: test cells (autograded) and written answers (manual)."""
     out = []
     for cell in nb.cells:
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         if meta.get("grade"):
             out.append({"grade_id": meta["grade_id"], "points": float(meta.get("points", 0)),
                         "auto": not meta.get("solution", False), "cell_type": cell.cell_type})
@@ -48,7 +55,7 @@ def graded_cells(nb) -> list[dict]:
 
 
 def answer_ids(nb) -> set:
-    return {_nbgrader(c)["grade_id"] for c in nb.cells if _nbgrader(c).get("solution")}
+    return {nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")}
 
 
 def read_submission(text: str) -> nbformat.NotebookNode:
@@ -78,13 +85,13 @@ def prepare(submission, canonical) -> nbformat.NotebookNode:
     taken: dict[str, str] = {}
     added: dict[int, list[str]] = {}
     anchor = -1
-    canon_index = {_nbgrader(c).get("grade_id"): i for i, c in enumerate(canonical.cells) if _nbgrader(c)}
+    canon_index = {nbgrader_meta(c).get("grade_id"): i for i, c in enumerate(canonical.cells) if nbgrader_meta(c)}
     for cell in submission.cells:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
-        gid = _nbgrader(cell).get("grade_id")
+        gid = nbgrader_meta(cell).get("grade_id")
         if gid in answers and gid not in taken:
             taken[gid] = source
             anchor = canon_index[gid]
@@ -97,7 +104,7 @@ def prepare(submission, canonical) -> nbformat.NotebookNode:
     out = copy.deepcopy(canonical)
     cells = [_added_cell(s) for s in added.get(-1, [])]
     for i, cell in enumerate(out.cells):
-        gid = _nbgrader(cell).get("grade_id")
+        gid = nbgrader_meta(cell).get("grade_id")
         if gid in taken:
             cell.source = taken[gid]
         cells.append(cell)

@@ -25,6 +25,7 @@ from autograde.running import gpus, sandbox_sweep
 from autograde.trusted import isolation, solution as reference, schema
 from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.running.notebook import canonical_notebook, graded_cells, prepare, read_submission
+from autograde.running.notebook import grade_id as cell_grade_id
 from autograde.running.sandbox import Limits, run_notebook
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def _sandbox_views(hidden=()) -> tuple[list[Path], list[Path]]:
 
 def _cell_index(nb: dict, grade_id: str) -> int | None:
     for i, c in enumerate(nb["cells"]):
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+        if cell_grade_id(c) == grade_id:
             return i
     return None
 
@@ -165,8 +166,8 @@ def _retest_futile(test_id: str, verdict, run, prepared, canon) -> bool:
     with a futile retest, 141 s without; bench/restarts.py), or when the test cell ran cleanly but recorded
     nothing (the student's code silenced the probe: it would again)."""
     exercise = lessons.current().tests_by_id[test_id].exercise
-    stub = next((c.source for c in canon.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
-    answer = next((c.source for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
+    stub = next((c.source for c in canon.cells if cell_grade_id(c) == exercise), None)
+    answer = next((c.source for c in prepared.cells if cell_grade_id(c) == exercise), None)
     idx = _cell_index(run.notebook, test_id)
     silenced = verdict.details.get("no_result") and idx in run.cell_seconds and idx not in run.cell_errors
     crashed = _cell_index(run.notebook, exercise) in run.crashed_cells
@@ -196,9 +197,9 @@ def _zero_note(rows: list[CellResult], prepared, canon) -> str:
     auto = [r for r in rows if r.auto]
     if not auto or any(r.score for r in auto):
         return ""
-    stub = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in canon.cells}
-    answers = [c for c in prepared.cells if c.metadata.get("nbgrader", {}).get("grade_id") in lessons.current().classes]
-    if all(c.source == stub.get(c.metadata["nbgrader"]["grade_id"]) for c in answers):
+    stub = {cell_grade_id(c): c.source for c in canon.cells}
+    answers = [c for c in prepared.cells if cell_grade_id(c) in lessons.current().classes]
+    if all(c.source == stub.get(cell_grade_id(c)) for c in answers):
         return "no answer filled in"
     if all("recorded nothing" in r.message or "is malformed" in r.message for r in auto):
         return "the hidden tests recorded nothing from your classes: see feedback"

@@ -28,6 +28,7 @@ import copy
 
 from autograde.visible import lesson as lessons
 from autograde.trusted.solution import strip_solution_markers
+from autograde.running.notebook import grade_id
 
 NOTE = ("Graded over the course's {parents}, because your {parents} lost points in {its} own tests: "
         "a mistake there counts only there.")
@@ -45,10 +46,6 @@ def parents_of(tests) -> list[str]:
     return list(lesson.in_order({p for t in tests for p in lesson.parents(t)}))
 
 
-def _gid(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def retest_notebook(prepared: dict, solution_sources: dict, tests, failed_cells=()) -> dict:
     """The prepared notebook with the solution's parent classes after the student's parent cells,
     and only `tests` among the hidden test cells. `failed_cells`: indices of cells that failed in the
@@ -58,7 +55,7 @@ def retest_notebook(prepared: dict, solution_sources: dict, tests, failed_cells=
     nb = copy.deepcopy(prepared)
     cells = []
     for i, cell in enumerate(nb["cells"]):
-        gid = _gid(cell)
+        gid = grade_id(cell)
         if gid in lessons.current().tests_by_id and gid not in tests:
             continue
         if gid in parents:

@@ -16,6 +16,7 @@ import nbformat
 
 from autograde.paths import REPO_ROOT
 from autograde.visible import lesson
+from autograde.running.notebook import nbgrader_meta
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
@@ -36,7 +37,7 @@ def _sources_from(path: str, mtime: float, lesson_name: str) -> dict:
     nb = nbformat.read(path, as_version=4)
     found = {}
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         gid = meta.get("grade_id")
         if cell.cell_type == "code" and meta.get("solution") and gid in exercises:
             found[gid] = strip_solution_markers(cell.source)

@@ -55,12 +55,14 @@ class Test:
 @dataclass(frozen=True)
 class Lesson:
     """A lesson's facts. `prelude`: what the exercise cells need from the lesson's setup cell;
-    `describe(got, want)`: a visible check's difference in the lesson's words (None: wording.describe)."""
+    `describe(got, want)`: a visible check's difference in the lesson's words (None: wording.describe);
+    `written`: the titles of the written answers (graded by hand) for the feedback pages."""
     name: str
     exercises: tuple
     tests: tuple
     prelude: str = ""
     describe: Callable | None = field(default=None, compare=False)
+    written: dict = field(default_factory=dict, compare=False)  # written answer's grade_id -> its title
 
     @property
     def classes(self) -> dict:

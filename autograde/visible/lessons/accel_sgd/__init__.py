@@ -64,4 +64,9 @@ import matplotlib.pyplot as plt
 from miniai.learner import Callback
 """
 
-LESSON = Lesson("accel_sgd", EXERCISES, TESTS, PRELUDE, describe=wording.describe)
+WRITTEN = {
+    "written_wd_vs_l2": "Written answer: weight decay and L2 regularisation",
+    "written_adam_eps": "Written answer: Adam's eps",
+}
+
+LESSON = Lesson("accel_sgd", EXERCISES, TESTS, PRELUDE, describe=wording.describe, written=WRITTEN)
