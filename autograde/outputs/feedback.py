@@ -18,6 +18,7 @@ from autograde.outputs import figures
 from autograde.outputs.pages import render
 from autograde.outputs.records import CellResult, SubmissionResult, auto_points, points_with_written, written_points
 from autograde.running.notebook import nbgrader_meta
+from autograde.visible.atomic import write_atomic
 
 STATES = {  # state -> (symbol, word)
     "pass": ("\u2713", "passed"),
@@ -213,5 +214,5 @@ def write_feedback(result: SubmissionResult, out_dir: Path, feedback_dir: Path |
     rel = feedback_relpath(result)
     path = Path(feedback_dir).joinpath(*rel.parts[1:]) if feedback_dir else Path(out_dir) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_feedback(result), encoding="utf-8")
+    write_atomic(path, render_feedback(result))
     return path

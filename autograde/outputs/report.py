@@ -18,6 +18,7 @@ from autograde.outputs import figures
 from autograde.outputs.feedback import cell_state, feedback_relpath
 from autograde.outputs.pages import render
 from autograde.outputs.records import Points, SubmissionResult, auto_points, written_points
+from autograde.visible.atomic import write_atomic
 
 
 @dataclass
@@ -120,5 +121,5 @@ def write_report(results: list[SubmissionResult], out_dir: Path, link_prefix: st
     """out_dir/report.html; link_prefix leads from there to the folder that holds feedback/."""
     path = Path(out_dir) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(results, link_prefix), encoding="utf-8")
+    write_atomic(path, render_report(results, link_prefix))
     return path

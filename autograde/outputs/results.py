@@ -4,10 +4,12 @@ the pages from once people have graded in formgrader)."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 from autograde.outputs.records import SubmissionResult, points_with_written
+from autograde.visible.atomic import write_atomic
 
 GRADES_COLUMNS = ["student_id", "assignment_id", "score", "max_score"]
 CELLS_COLUMNS = ["student_id", "assignment_id", "notebook_id", "grade_id", "score", "max_score", "message"]
@@ -17,19 +19,19 @@ def write_csvs(results: list[SubmissionResult], out: Path) -> None:
     """grades.csv: each student's points with the written answers (0 until graded by hand);
     cells.csv: every graded cell."""
     Path(out).mkdir(parents=True, exist_ok=True)
-    with open(out / "grades.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(GRADES_COLUMNS)
-        for r in results:
-            points = points_with_written(r)
-            w.writerow([r.student_id, r.assignment_id, points.score, points.max])
-    with open(out / "cells.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(CELLS_COLUMNS)
-        for r in results:
-            for c in r.cells:
-                w.writerow([r.student_id, r.assignment_id, r.notebook_id, c.grade_id,
-                            "" if c.score is None else c.score, c.max_score, c.message])
+    grades = [[r.student_id, r.assignment_id, p.score, p.max] for r in results for p in [points_with_written(r)]]
+    cells = [[r.student_id, r.assignment_id, r.notebook_id, c.grade_id, "" if c.score is None else c.score,
+              c.max_score, c.message] for r in results for c in r.cells]
+    write_atomic(out / "grades.csv", _csv(GRADES_COLUMNS, grades))
+    write_atomic(out / "cells.csv", _csv(CELLS_COLUMNS, cells))
+
+
+def _csv(columns, rows) -> str:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(columns)
+    w.writerows(rows)
+    return buf.getvalue()
 
 
 def write_executed(results: list[SubmissionResult], autograded: Path) -> None:
@@ -41,7 +43,7 @@ def write_executed(results: list[SubmissionResult], autograded: Path) -> None:
             path = Path(autograded, safe_part(r.student_id), safe_part(r.assignment_id),
                         safe_part(r.notebook_id) + ".ipynb")
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(r.executed, indent=1))
+            write_atomic(path, json.dumps(r.executed, indent=1))
 
 
 def save_latest(results: list[SubmissionResult], folder: Path) -> None:
@@ -49,7 +51,7 @@ def save_latest(results: list[SubmissionResult], folder: Path) -> None:
     from autograde.outputs.feedback import safe_part
     Path(folder).mkdir(parents=True, exist_ok=True)
     for r in results:
-        (Path(folder) / f"{safe_part(r.student_id)}.json").write_text(json.dumps(r.to_dict()))
+        write_atomic(Path(folder) / f"{safe_part(r.student_id)}.json", json.dumps(r.to_dict()))
 
 
 def load_latest(folder: Path) -> list[SubmissionResult]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from autograde import paths
 from autograde.visible import lesson as lessons
 from autograde.trusted import solution as reference
+from autograde.visible.atomic import write_atomic
 
 LESSONS_DIR = paths.REPO_ROOT / "lessons"
 
@@ -84,7 +85,7 @@ def write_visible_expected(path: Path | None = None) -> Path:
     except (OSError, ValueError):
         old = None
     if not same_within_tolerance(old, new):
-        path.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
+        write_atomic(path, json.dumps(new, indent=1, sort_keys=True) + "\n")
     return path
 
 

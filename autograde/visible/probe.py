@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from autograde.visible import lesson
+from autograde.visible.atomic import write_atomic
 
 
 def probe(test_id: str, *classes) -> None:
@@ -20,9 +21,7 @@ def probe(test_id: str, *classes) -> None:
     out = os.environ.get("AUTOGRADE_PROBE_DIR")
     if out:
         path = Path(out) / f"{test_id}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(path)  # a kernel killed mid-write leaves no half file
+        write_atomic(path, json.dumps(data))  # a kernel killed mid-write leaves no half file
         print(f"{test_id}: results recorded for grading.")
         return
     from autograde.trusted.judge import judge  # trusted context only: needs the solutions notebook
