@@ -63,8 +63,9 @@ def check_output(output: Output, submitted: Path) -> None:
             raise CourseError(f"cannot write to {path}: grading would fail at the end; fix its permissions")
 
 
-def find(submitted: Path, notebook_id: str = paths.ASSIGNMENT) -> list[submissions.Submission]:
+def find(submitted: Path, notebook_id: str | None = None) -> list[submissions.Submission]:
     """This assignment's submissions; warnings said; no submission at all is an error that names what was there."""
+    notebook_id = notebook_id or paths.ASSIGNMENT
     if not Path(submitted).is_dir():
         raise CourseError(f"no submissions folder {submitted} (nbgrader's collect fills SUBMITTED/{{student}}/"
                           f"{paths.ASSIGNMENT}/)")

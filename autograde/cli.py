@@ -23,6 +23,9 @@ def _offline_defaults() -> None:
 def _course(args):
     from autograde.course import describe, find_course
     course = find_course(getattr(args, "course", None))
+    chosen = course.lesson()
+    if chosen and not os.environ.get("AUTOGRADE_LESSON"):
+        os.environ["AUTOGRADE_LESSON"] = chosen  # the course's lesson, for this process and its grading workers
     print(describe(course))
     return course
 

@@ -40,6 +40,13 @@ class CourseFolder:
         a = paths.ASSIGNMENT
         return self.root / self.settings["source_directory"] / a / f"{a}.ipynb"
 
+    def lesson(self) -> str | None:
+        """The installed lesson whose source notebook this course holds, when exactly one is."""
+        from autograde.visible import lesson as lessons
+        source = self.root / self.settings["source_directory"]
+        found = [n for n in lessons.installed() if (source / n / f"{n}.ipynb").is_file()]
+        return found[0] if len(found) == 1 else None
+
     @property
     def release_dir(self) -> Path:
         return self.root / self.settings["release_directory"]

@@ -3,7 +3,8 @@
 The EMA lesson (two exercises, the second building on the first; one catalogued mistake) lives in
 autograde/visible/lessons/ema/ (registry, drivers, expected.json), autograde/trusted/lessons/ema/
 (mistake, judge) and tests/fixtures/ema_course/ (its nbgrader course: the solutions notebook, whose
-cell metadata holds the points). AUTOGRADE_LESSON=ema selects it; nothing else is configured. The
+cell metadata holds the points). AUTOGRADE_LESSON=ema selects it, or the course folder whose source/
+holds ema/ema.ipynb; nothing else is configured. The
 commands run as the instructor and the student run them: `autograde release`, `autograde check`,
 `autograde grade`, with real sandboxed kernels.
 """
@@ -33,9 +34,13 @@ SWAPPED = {**RIGHT, "ema": RIGHT["ema"].replace("self.beta * self.avg + (1 - sel
                                                 "(1 - self.beta) * self.avg + self.beta * x")}
 
 
-def autograde(*args, cwd: Path, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AUTOGRADE_LESSON": "ema", "AUTOGRADE_CACHE": str(cache)}
+def autograde(*args, cwd: Path, cache: Path, name_the_lesson: bool = True) -> subprocess.CompletedProcess:
+    """The CLI as a person runs it; `name_the_lesson`: set AUTOGRADE_LESSON (else the course folder says it)."""
+    env = {**os.environ, "AUTOGRADE_CACHE": str(cache)}
     env.pop("AUTOGRADE_SOLUTIONS", None)
+    env.pop("AUTOGRADE_LESSON", None)
+    if name_the_lesson:
+        env["AUTOGRADE_LESSON"] = "ema"
     return subprocess.run([sys.executable, "-m", "autograde.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -102,8 +107,9 @@ def test_grading_a_tiny_class_end_to_end(course):
         folder = root / "submitted" / student / "ema"
         folder.mkdir(parents=True)
         (folder / "ema.ipynb").write_text(answered(released, answers))
+    # No AUTOGRADE_LESSON: the course folder's source/ holds ema/ema.ipynb, so the grader takes that lesson.
     done = autograde("grade", "--course", str(root), "--out", str(root / "out"), "--jobs", "1", cwd=root,
-                     cache=cache)
+                     cache=cache, name_the_lesson=False)
     assert done.returncode == 0, done.stdout + done.stderr
     grader = root / "out" / "grader"
     with open(grader / "grades.csv") as f:

@@ -46,10 +46,13 @@ def has_assignment(db_url: str, assignment: str, notebook: str, course_id: str =
         return False
 
 
-def create(db_url: str, assignment: str = paths.ASSIGNMENT, course_root: Path = paths.REPO_ROOT,
-           notebook: str = paths.ASSIGNMENT, course_id: str = "") -> str:
+def create(db_url: str, assignment: str | None = None, course_root: Path = paths.REPO_ROOT,
+           notebook: str | None = None, course_id: str = "") -> str:
     """A gradebook holding the assignment's structure (nbgrader's generate_assignment records it,
-    unless it is there already, e.g. after `autograde release`); returns db_url."""
+    unless it is there already, e.g. after `autograde release`); returns db_url. The assignment and
+    notebook default to the current lesson's name, read at the call (the CLI may choose the lesson late)."""
+    assignment = assignment or paths.ASSIGNMENT
+    notebook = notebook or assignment
     if not has_assignment(db_url, assignment, notebook, course_id):
         generate_lesson(None, assignment, db_url=db_url, course_root=course_root)
     return db_url

@@ -44,7 +44,8 @@ class Course:
     hidden: list = field(default_factory=list)  # more folders the kernel must not see (submissions, outputs)
 
 
-def load_course(assignment_id: str = paths.ASSIGNMENT, limits: Limits | None = None, threads: int = 1) -> Course:
+def load_course(assignment_id: str | None = None, limits: Limits | None = None, threads: int = 1) -> Course:
+    assignment_id = assignment_id or paths.ASSIGNMENT  # the current lesson's, read now, not at import
     path = reference.solutions_notebook()
     canon = canonical_notebook(nbformat.read(path, as_version=4))
     return Course(assignment_id, path.stem, json.loads(nbformat.writes(canon)), reference.solution_sources(),
