@@ -7,12 +7,14 @@ solution text), not the sample class (alice's notebook is a full solution).
 """
 from __future__ import annotations
 
+import io
 import subprocess
 import zipfile
 from pathlib import Path
 
 from autograde import paths
 from autograde.visible import lesson as lessons
+from autograde.visible.atomic import write_atomic
 
 # The kit is whole folders, so the trust line is the layout: visible/ (what a student's kernel sees)
 # and running/ (how `autograde check` runs the lesson the grader's way), plus the modules that start
@@ -87,14 +89,13 @@ def uncommitted_changes(root: Path = paths.REPO_ROOT) -> list[str]:
 def write_kit(out_dir: Path, root: Path = paths.REPO_ROOT) -> Path:
     """Write OUT_DIR/<lesson>-student.zip; entries unpack into one folder of that name."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{kit_name()}.zip"
-    partial = target.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    folder = kit_name()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, source in sorted(kit_files(root).items()):
             data = source if isinstance(source, bytes) else source.read_bytes()
-            info = zipfile.ZipInfo(f"{kit_name()}/{name}", date_time=FIXED_DATE)
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=FIXED_DATE)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
-    partial.replace(target)
-    return target
+    return write_atomic(out_dir / f"{folder}.zip", buf.getvalue())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -64,16 +64,16 @@ class Lesson:
     describe: Callable | None = field(default=None, compare=False)
     written: dict = field(default_factory=dict, compare=False)  # written answer's grade_id -> its title
 
-    @property
+    @cached_property
     def classes(self) -> dict:
         """grade_id -> class name, in lesson order."""
         return {e.grade_id: e.cls for e in self.exercises}
 
-    @property
+    @cached_property
     def tests_by_id(self) -> dict:
         return {t.test_id: t for t in self.tests}
 
-    @property
+    @cached_property
     def builds_on(self) -> dict:
         return {e.grade_id: e.builds_on for e in self.exercises if e.builds_on}
 
@@ -129,6 +129,7 @@ class Lesson:
         return [p.read_text() for p in sorted(self.folder.glob("*.py"))]
 
 
+@lru_cache(maxsize=None)
 def installed() -> list[str]:
     """The lessons this installation holds (folders under visible/lessons/ with an __init__.py)."""
     return sorted(p.parent.name for p in LESSONS_DIR.glob("*/__init__.py"))
