@@ -13,7 +13,8 @@ import os
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,13 +126,13 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     # While the first kernels start: nbgrader builds the gradebook, and the solution versions'
     # results are loaded (or computed) into the cache. Graded in this process, the judge waits for
     # them (judge.reference_data holds a lock); other processes read the finished disk cache.
-    pool = ThreadPoolExecutor(max_workers=2)
+    stop = threading.Event()
     try:
-        db_future = pool.submit(gradebook.create, output.db_url, paths.ASSIGNMENT, course.root,
-                                paths.ASSIGNMENT, course.course_id)
+        db_future = in_background(gradebook.create, output.db_url, paths.ASSIGNMENT, course.root,
+                                  paths.ASSIGNMENT, course.course_id)
         graded, reference_future = [], None
         if any(_is_json(text) for _, text in texts):  # nothing to judge when all are reused or unreadable
-            reference_future = pool.submit(grade._warm_reference, graded_course)
+            reference_future = in_background(grade._warm_reference, graded_course, stop)
             if jobs > 1 or scheduler:
                 reference_future.result()
         if texts:
@@ -141,9 +142,8 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
             reference_future.result()
         db_future.result()
     except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop.set()  # the warm-up stops after the test it is on; exit does not wait for it
         raise Interrupted(len(stored)) from None
-    pool.shutdown()
     by_student = {s.student_id: s for s in subs}
     graded = sorted(graded + reused, key=lambda r: r.student_id)
     for r in graded:
@@ -151,6 +151,20 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
         r.submission_note, r.timestamp, r.submitted_folder = sub.note or "", sub.timestamp, str(sub.folder)
     write_outputs(graded, course, output)
     return ClassGrading(graded, output, len(reused))
+
+
+def in_background(fn, *args) -> Future:
+    """fn(*args) in a daemon thread. A ThreadPoolExecutor's threads are joined at exit, so Ctrl-C
+    would wait minutes for a warm-up no one needs any more (CI saw it pass 300 s)."""
+    future: Future = Future()
+
+    def work():
+        try:
+            future.set_result(fn(*args))
+        except BaseException as e:  # handed to whoever asks for the result
+            future.set_exception(e)
+    threading.Thread(target=work, name=getattr(fn, "__name__", "background"), daemon=True).start()
+    return future
 
 
 def _is_json(text: str) -> bool:

@@ -173,3 +173,36 @@ def test_ctrl_c_keeps_the_results_already_graded(tmp_path):
     assert proc.returncode == 130, stdout + stderr
     assert "interrupted: 1 submission(s) graded in this run were kept" in stderr
     assert len(list(kept.glob("*.json"))) == 1
+
+
+
+def test_background_work_runs_in_a_daemon_thread_that_exit_does_not_wait_for():
+    import threading
+    from autograde import classgrade
+    release = threading.Event()
+    future = classgrade.in_background(release.wait, 600)
+    waiting = [t for t in threading.enumerate() if t.name == "wait"]
+    assert waiting and all(t.daemon for t in waiting)
+    release.set()
+    assert future.result(timeout=10) is True
+
+
+def test_a_stopped_warm_up_computes_no_further_test(monkeypatch):
+    import threading
+    from autograde.trusted import grade, judge
+    computed = []
+    monkeypatch.setattr(judge, "reference_data", computed.append)
+    stop = threading.Event()
+    grade._warm_reference(grade.load_course(), stop)
+    assert len(computed) > 1  # not stopped: every test of the lesson
+    computed.clear()
+    stop.set()
+    grade._warm_reference(grade.load_course(), stop)
+    assert computed == []
+
+
+def test_a_background_failure_reaches_whoever_asks_for_the_result():
+    from autograde import classgrade
+    future = classgrade.in_background(int, "not a number")
+    with pytest.raises(ValueError):
+        future.result(timeout=10)

@@ -79,7 +79,7 @@ def _warn_once(reason: str) -> None:
 
 
 class SubmissionCgroup:
-    """One submission's group(s). `enter` runs in the child before exec; `close` empties and removes."""
+    """One submission's group(s). launch.py moves the kernel in before exec; `close` empties and removes."""
 
     def __init__(self, dirs: list[Path]):
         self.dirs = dirs
@@ -115,13 +115,6 @@ class SubmissionCgroup:
             cls(made).close()
             _warn_once(f"{type(exc).__name__}: {exc}")
             return None
-
-    def enter(self) -> None:
-        """Move the calling process into the group; its children inherit it (call between fork and exec)."""
-        pid = str(os.getpid())
-        for d in self.dirs:
-            with open(d / "cgroup.procs", "w") as f:
-                f.write(pid)
 
     def pids(self) -> set[int]:
         found = set()

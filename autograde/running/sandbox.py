@@ -22,7 +22,6 @@ import functools
 import json
 import logging
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -46,6 +45,7 @@ log = logging.getLogger(__name__)
 
 RUNNER = Path(kernel_runner.__file__).resolve()
 INSIDE = RUNNER.parent  # running/inside/: what runs inside the sandbox besides Python, exposed whole
+LAUNCH = Path(__file__).with_name("launch.py")  # runs outside, in front of the sandbox
 KERNEL_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
 SCRATCH_BYTES = 2 * 2**30  # size cap of the private /tmp and /dev/shm (RAM-backed, not under RLIMIT_AS)
 INTERRUPT_GRACE_S = 10  # a timed-out cell that has not stopped this long after the interrupt ends the run
@@ -165,12 +165,12 @@ def _needed() -> list[Path]:
 # --------------------------------------------------------------------------- processes
 
 
-def _child_setup(memory_bytes: int, cgroup: SubmissionCgroup | None) -> None:  # between fork and exec
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if memory_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    if cgroup is not None:
-        cgroup.enter()
+def _launch(command: list[str], memory_bytes: int, cgroup: SubmissionCgroup | None) -> list[str]:
+    """The command behind launch.py, which sets the limits and joins the cgroups before exec."""
+    options = ["--memory", str(int(memory_bytes or 0))]
+    for d in cgroup.dirs if cgroup is not None else []:
+        options += ["--cgroup", str(d)]
+    return [os.path.abspath(sys.executable), "-I", "-S", str(LAUNCH), *options, "--", *command]
 
 
 def _drain(pipe, keep: bytearray) -> None:
@@ -262,9 +262,9 @@ def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
         env = {"MINIAI_CACHE": str(_miniai_cache()), **(env or {})}
     cgroup = SubmissionCgroup.create(limits.processes, limits.cpus)
     proc = subprocess.Popen(
-        command, cwd="/" if sandboxed else workdir, env=_kernel_env(workdir, tmp, run_id, env),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, preexec_fn=functools.partial(_child_setup, limits.memory_bytes, cgroup))
+        _launch(command, limits.memory_bytes, cgroup), cwd="/" if sandboxed else workdir,
+        env=_kernel_env(workdir, tmp, run_id, env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True)
     report, tail = RunnerReport(), bytearray()
     threads = [threading.Thread(target=_feed_stdin, args=(proc.stdin, json.dumps(nb).encode()), daemon=True),
                threading.Thread(target=read_events, args=(proc.stdout, report), daemon=True),

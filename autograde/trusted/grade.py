@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -215,11 +216,14 @@ def _cell_row(cell: dict, score, message: str) -> CellResult:
     return CellResult(cell["grade_id"], score, cell["points"], message, auto=cell["auto"])
 
 
-def _warm_reference(course: Course) -> None:
-    """Compute the solution versions' short runs once, into the disk cache the workers read."""
+def _warm_reference(course: Course, stop: threading.Event | None = None) -> None:
+    """Compute the solution versions' short runs once, into the disk cache the workers read; stop
+    (set on Ctrl-C) ends it between two tests."""
     from autograde.trusted import judge
     reference.set_sources(course.solution_sources)
-    for tid, spec in lessons.current().tests_by_id.items():
+    for tid in lessons.current().tests_by_id:
+        if stop is not None and stop.is_set():
+            return
         judge.reference_data(tid)
 
 
