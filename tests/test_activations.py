@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from miniai.activations import *
+from miniai.activations import abs_histogram
 from miniai.init import GeneralRelu, get_model
 from miniai.learner import SingleBatchCB, TrainLearner
 
@@ -117,6 +118,15 @@ def test_append_stats_values_exact():
     h = hooks[0]
     assert torch.equal(get_hist(h)[:, 0], expected.log1p())  # row 0 = smallest |activations|, as the course's
     assert get_min(h).tolist() == [0.25]
+
+
+def test_the_histogram_counts_exactly_as_torch_histc_does():
+    """Edges (0, each 0.25, exactly 10), beyond 10, inf and NaN, then real-sized activations."""
+    edges = torch.tensor([0., -0., 0.25, 0.2499999, 9.75, 9.9999995, 10., -10., 10.000001, 11., float('inf'),
+                          -float('inf'), float('nan'), 1e-40])
+    torch.manual_seed(0)
+    for acts in (edges, torch.randn(1024, 8, 14, 14) * 4, torch.randn(64, 64, 2, 2).relu()):
+        assert torch.equal(abs_histogram(acts), acts.abs().histc(40, 0, 10))
 
 
 def test_activation_plots_run_headless(astats):
