@@ -113,3 +113,15 @@ def prepare(submission, canonical) -> nbformat.NotebookNode:
         c["id"] = f"cell-{i}"  # deterministic ids: grading the same submission twice gives the same notebook
     out.cells = cells
     return out
+
+
+def opening(canonical) -> nbformat.NotebookNode:
+    """The course's opening cells (those before the first answer cell) as `prepare` lays them out
+    when no cell is added before them: what a kernel started ahead may run before the submission
+    is known (runner_prelude.py). A submission that adds a cell among them starts a fresh kernel."""
+    prepared = prepare(nbformat.v4.new_notebook(), canonical)
+    answers = answer_ids(canonical)
+    first = next((i for i, c in enumerate(prepared.cells) if nbgrader_meta(c).get("grade_id") in answers),
+                 len(prepared.cells))
+    prepared.cells = prepared.cells[:first]
+    return prepared

@@ -23,10 +23,9 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import uuid
 import warnings
@@ -39,7 +38,9 @@ import platformdirs
 from autograde.running import sandbox_mounts, sandbox_sweep
 from autograde.running.inside import kernel_runner
 from autograde.running.cgroups import SubmissionCgroup
-from autograde.running.sandbox_events import RunnerReport, executed_notebook, read_events, summarize
+from autograde.running.sandbox_events import executed_notebook, summarize
+from autograde.running.kernel_process import KernelProcess
+from autograde.running.inside import runner_prelude
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ LAUNCH = Path(__file__).with_name("launch.py")  # runs outside, in front of the 
 KERNEL_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
 SCRATCH_BYTES = 2 * 2**30  # size cap of the private /tmp and /dev/shm (RAM-backed, not under RLIMIT_AS)
 INTERRUPT_GRACE_S = 10  # a timed-out cell that has not stopped this long after the interrupt ends the run
-LOG_TAIL_BYTES = 8192  # how much of the runner's own stderr is kept for error messages
 FALLBACK_WARNING = (
     "bubblewrap (bwrap) is not available or does not work here, so student notebooks run "
     "WITHOUT isolation: they can use the network, read any file the grader can (solutions, other "
@@ -92,6 +92,7 @@ class RunResult:
     probes: dict = field(default_factory=dict)  # test id -> raw bytes of probe/<test id>.json, as the kernel wrote them
     crashed_cells: list = field(default_factory=list)  # cells that killed the kernel; the rest ran after a restart
     full_cells: dict = field(default_factory=dict)  # index -> capped folders ('working folder', '/tmp') it left full
+    started_ahead: bool = False  # its kernel had run the course's opening cells before the notebook came
 
 
 # --------------------------------------------------------------------------- bwrap
@@ -173,14 +174,6 @@ def _launch(command: list[str], memory_bytes: int, cgroup: SubmissionCgroup | No
     return [os.path.abspath(sys.executable), "-I", "-S", str(LAUNCH), *options, "--", *command]
 
 
-def _drain(pipe, keep: bytearray) -> None:
-    """Read the runner's stderr to the end, keeping only the tail (bounded memory)."""
-    for chunk in iter(lambda: pipe.read1(65536), b""):
-        keep += chunk
-        del keep[:-LOG_TAIL_BYTES]
-    pipe.close()
-
-
 def _kernel_env(workdir: Path, tmp: str, run_id: str, extra: dict | None) -> dict:
     """A clean environment built from scratch: nothing of the grader's leaks in."""
     env = {
@@ -208,23 +201,99 @@ def _kernel_env(workdir: Path, tmp: str, run_id: str, extra: dict | None) -> dic
 
 
 def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dict | None = None,
-                 hide: Sequence[Path] = (), expose: Sequence[Path] = ()) -> RunResult:
+                 hide: Sequence[Path] = (), expose: Sequence[Path] = (),
+                 started: KernelProcess | None = None, on_handed_over=None) -> RunResult:
     """Execute `nb` with cwd/HOME `workdir`; always returns a RunResult, never raises
     for anything the submission does.
 
     `expose`: host paths the kernel may read (besides the system and Python); `hide`: folders
     inside exposed ones that must look empty. Sandboxed, `workdir` is a fresh private tmpfs at
-    that path, and nothing the kernel writes there reaches the host."""
+    that path, and nothing the kernel writes there reaches the host. `started`: a kernel from
+    start_kernel, used if it was started the way this run would start one and its prelude is
+    how `nb` begins (else it is closed and a fresh one started). `on_handed_over()` runs once the
+    kernel has the notebook (the grader starts the next kernel then)."""
     start = time.monotonic()
-    sandbox_sweep.sweep_once()
     sandboxed = bwrap_available()
     try:
-        return _run(nb, Path(workdir).resolve(), limits, env, hide, expose, sandboxed, start)
+        if started is not None and not fits(started, nb, limits, env, hide, expose):
+            started.close()
+            started = None
+        kernel = started or start_kernel(Path(workdir), limits=limits, env=env, hide=hide, expose=expose)
+        hand_over(kernel, nb)
+        if on_handed_over is not None:
+            on_handed_over()
+        return finish(kernel, nb, limits, start)
     except Exception as exc:
         log.exception("running a notebook failed")
         return RunResult(notebook=nb, status="error",
                          message=f"The grader could not run the notebook: {type(exc).__name__}: {exc}",
                          seconds=round(time.monotonic() - start, 3), sandboxed=sandboxed)
+
+
+def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict | None = None,
+                 hide: Sequence[Path] = (), expose: Sequence[Path] = (), prelude: dict | None = None) -> KernelProcess:
+    """Start the sandbox, the runner and (as it starts) the kernel. With `prelude` (a notebook of
+    the course's opening cells) the kernel runs those before any notebook is handed over; workdir
+    None: a folder of its own, removed with it."""
+    sandbox_sweep.sweep_once()
+    sandboxed = bwrap_available()
+    owns = workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix=sandbox_sweep.workdir_prefix()) if owns else workdir).resolve()
+    run_id = uuid.uuid4().hex
+    command, tmp = _command(workdir, limits, hide, expose, sandboxed)
+    if prelude is not None:
+        command.append("--prelude")
+    # Sandboxed, the grader's dataset cache is read-only inside (never written by a kernel).
+    full_env = {"MINIAI_CACHE": str(_miniai_cache()), **(env or {})} if sandboxed else env
+    cgroup = SubmissionCgroup.create(limits.processes, limits.cpus)
+    proc = subprocess.Popen(
+        _launch(command, limits.memory_bytes, cgroup), cwd="/" if sandboxed else workdir,
+        env=_kernel_env(workdir, tmp, run_id, full_env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True)
+    kernel = KernelProcess(proc, run_id, cgroup, workdir, _started_as(limits, env, hide, expose, sandboxed),
+                           None if prelude is None else list(prelude["cells"]), owns_workdir=owns)
+    kernel.spawn_readers()
+    if prelude is not None:
+        kernel.feed(json.dumps(prelude).encode() + b"\n", close=False)
+    return kernel
+
+
+def _started_as(limits, env, hide, expose, sandboxed) -> tuple:
+    return (repr(limits), tuple(sorted((env or {}).items())), tuple(map(str, hide)), tuple(map(str, expose)), sandboxed)
+
+
+def fits(kernel: KernelProcess, nb: dict, limits: Limits, env, hide, expose) -> bool:
+    """Whether `kernel` may run `nb`: started as this run would be, alive, and its prelude (if
+    any) exactly how `nb` begins (runner_prelude.identity: type, id, source)."""
+    if not kernel.alive() or kernel.started_as != _started_as(limits, env, hide, expose, bwrap_available()):
+        return False
+    if kernel.prelude is None:
+        return True
+    n = len(kernel.prelude)
+    same = [runner_prelude.identity(c) for c in nb["cells"][:n]] == [runner_prelude.identity(c) for c in kernel.prelude]
+    return len(nb["cells"]) > n and same
+
+
+def hand_over(kernel: KernelProcess, nb: dict) -> None:
+    kernel.handed_at = time.monotonic()
+    kernel.feed(json.dumps(nb).encode() + (b"\n" if kernel.prelude is not None else b""), close=True)
+
+
+def finish(kernel: KernelProcess, nb: dict, limits: Limits, start: float) -> RunResult:
+    """Wait for the run (wall limit from the hand-over), clean up, and say what happened."""
+    wall_hit = kernel.wait(limits.wall_s)
+    log_tail = kernel.tail.decode(errors="replace")
+    report = kernel.report
+    status, message, errors, seconds = summarize(
+        report, nb, wall_hit=wall_hit, wall_s=limits.wall_s, cell_s=limits.cell_s,
+        memory_bytes=limits.memory_bytes, log_tail=log_tail)
+    if status == "error":
+        log.warning("runner failed (exit %s): %s", kernel.proc.returncode, log_tail[-2000:])
+    return RunResult(notebook=executed_notebook(nb, report), status=status, message=message,
+                     cell_errors=errors, cell_seconds=seconds, timed_out_cells=sorted(report.timed_out),
+                     seconds=round(time.monotonic() - start, 3), sandboxed=kernel.started_as[-1],
+                     probes=dict(report.probes), crashed_cells=list(report.crashed), full_cells=dict(report.full),
+                     started_ahead=kernel.prelude is not None)
 
 
 def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool) -> tuple[list[str], str]:
@@ -245,55 +314,3 @@ def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool) -> tu
     if drop:
         runner += ["--user", "%d:%d" % KERNEL_USER]
     return prefix + runner, "/tmp"
-
-
-def _feed_stdin(pipe, data: bytes) -> None:
-    try:
-        pipe.write(data)
-        pipe.close()
-    except OSError:  # the runner died before reading it all: its stderr says why
-        pass
-
-
-def _run(nb, workdir, limits, env, hide, expose, sandboxed, start) -> RunResult:
-    run_id = uuid.uuid4().hex
-    command, tmp = _command(workdir, limits, hide, expose, sandboxed)
-    if sandboxed:  # the grader's dataset cache, read-only inside (never written by a kernel)
-        env = {"MINIAI_CACHE": str(_miniai_cache()), **(env or {})}
-    cgroup = SubmissionCgroup.create(limits.processes, limits.cpus)
-    proc = subprocess.Popen(
-        _launch(command, limits.memory_bytes, cgroup), cwd="/" if sandboxed else workdir,
-        env=_kernel_env(workdir, tmp, run_id, env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True)
-    report, tail = RunnerReport(), bytearray()
-    threads = [threading.Thread(target=_feed_stdin, args=(proc.stdin, json.dumps(nb).encode()), daemon=True),
-               threading.Thread(target=read_events, args=(proc.stdout, report), daemon=True),
-               threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)]
-    for t in threads:
-        t.start()
-    wall_hit = False
-    try:
-        proc.wait(timeout=max(0.0, limits.wall_s - (time.monotonic() - start)))
-    except subprocess.TimeoutExpired:
-        wall_hit = True
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        proc.wait()
-        sandbox_sweep.kill_leftovers(run_id)
-        if cgroup is not None:
-            cgroup.close()
-        for t in threads:
-            t.join(timeout=5)
-    log_tail = tail.decode(errors="replace")
-    status, message, errors, seconds = summarize(
-        report, nb, wall_hit=wall_hit, wall_s=limits.wall_s, cell_s=limits.cell_s,
-        memory_bytes=limits.memory_bytes, log_tail=log_tail)
-    if status == "error":
-        log.warning("runner failed (exit %s): %s", proc.returncode, log_tail[-2000:])
-    return RunResult(notebook=executed_notebook(nb, report), status=status, message=message,
-                     cell_errors=errors, cell_seconds=seconds, timed_out_cells=sorted(report.timed_out),
-                     seconds=round(time.monotonic() - start, 3), sandboxed=sandboxed,
-                     probes=dict(report.probes), crashed_cells=list(report.crashed), full_cells=dict(report.full))

@@ -22,10 +22,10 @@ import nbformat
 
 from autograde import paths
 from autograde.visible import lesson as lessons
-from autograde.running import gpus, sandbox_sweep
+from autograde.running import gpus, sandbox_sweep, spare
 from autograde.trusted import isolation, solution as reference, schema
 from autograde.outputs.records import CellResult, SubmissionResult
-from autograde.running.notebook import canonical_notebook, graded_cells, prepare, read_submission
+from autograde.running.notebook import canonical_notebook, graded_cells, opening, prepare, read_submission
 from autograde.running.notebook import grade_id as cell_grade_id
 from autograde.running.sandbox import Limits, run_notebook
 
@@ -70,9 +70,11 @@ def _cell_index(nb: dict, grade_id: str) -> int | None:
     return None
 
 
-def grade_submission(course: Course | dict, student_id: str, text: str, slot: gpus.Slot | None = None) -> dict:
+def grade_submission(course: Course | dict, student_id: str, text: str, slot: gpus.Slot | None = None,
+                     prestart: bool = False) -> dict:
     """Grade one notebook's content. Never raises for anything the submission does.
-    `slot`: the GPU (or CPU) its kernel may use; None: this worker's own (see gpus.py)."""
+    `slot`: the GPU (or CPU) its kernel may use; None: this worker's own (see gpus.py).
+    `prestart`: another submission follows in this process, so start its kernel ahead (spare.py)."""
     course = course if isinstance(course, Course) else Course(**course)
     reference.set_sources(course.solution_sources)
     t0 = time.monotonic()
@@ -85,23 +87,24 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
         result.status, result.message = "unreadable", f"Your submission could not be graded: {e}."
         result.cells = [_cell_row(c, 0.0 if c["auto"] else None, result.message) for c in cells]
         return result.to_dict()
+    hide, expose = _sandbox_views(course.hidden)
+    threads = str(max(1, course.threads))
+    limits = Limits(**course.limits)
+    if limits.cpus is None:  # a submission gets its share of the cores, so it cannot slow the others
+        limits.cpus = float(max(1, course.threads))
+    run_args = dict(hide=hide, expose=expose, env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                                                   **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))})
+
+    def start_next() -> None:  # the next submission's kernel starts while this one runs (spare.py)
+        spare.start(opening(canon), limits=limits, **run_args)
     with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
-        hide, expose = _sandbox_views(course.hidden)
-        threads = str(max(1, course.threads))
-        limits = Limits(**course.limits)
-        if limits.cpus is None:  # a submission gets its share of the cores, so it cannot slow the others
-            limits.cpus = float(max(1, course.threads))
-        run = run_notebook(prepared, Path(work), limits=limits, hide=hide, expose=expose,
-                           env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                                **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))})
+        run = run_notebook(prepared, Path(work), limits=limits, started=spare.take(),
+                           on_handed_over=start_next if prestart else None, **run_args)
     t_run = time.monotonic()
     executed = run.notebook
     verdicts = {c["grade_id"]: _judged(c["grade_id"], run) for c in cells if c["auto"]}
     try:
-        _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, result.timings,
-                               dict(hide=hide, expose=expose, env={"OMP_NUM_THREADS": threads,
-                                                                   "MKL_NUM_THREADS": threads,
-                                                                   **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))}))
+        _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, result.timings, run_args)
     except Exception:  # noqa: BLE001 - the first run's verdicts stand; never lose the submission
         log.exception("the retest over the solution's base classes failed for %s", student_id)
     for c in cells:
@@ -255,14 +258,16 @@ def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, sched
                 for fut in dask_completed(futures):
                     done(fut.result())
         elif jobs <= 1:
-            for sid, text in texts:
-                done(grade_submission(course, sid, text, slots[0] if slots else None))
+            for i, (sid, text) in enumerate(texts):
+                done(grade_submission(course, sid, text, slots[0] if slots else None, i + 1 < len(texts)))
         else:
             pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
             try:
-                def start(item, slot):
-                    return pool.submit(grade_submission, course, *item, slot)
-                for result in gpus.run_on_slots(slots or [gpus.Slot(gpus.WORKER)] * jobs, texts, start, jobs):
+                def start(item, slot):  # a worker starts a next kernel only while jobs remain for it
+                    i, (sid, text) = item
+                    return pool.submit(grade_submission, course, sid, text, slot, i + jobs < len(texts))
+                for result in gpus.run_on_slots(slots or [gpus.Slot(gpus.WORKER)] * jobs, list(enumerate(texts)),
+                                                start, jobs):
                     done(result)
             finally:  # on Ctrl-C: drop what has not started rather than wait for it
                 pool.shutdown(wait=True, cancel_futures=True)

@@ -1,6 +1,7 @@
 """Execute one notebook with nbclient; meant to run *inside* the sandbox.
 
     python kernel_runner.py --workdir W [--user UID:GID] [--disk-check] ... < notebook.json
+    python kernel_runner.py --prelude ...   (stdin: the prelude, a line; later the notebook, a line)
 
 The runner is the only thing between an untrusted kernel and the grader, so it is small and
 imports nothing from the course. It writes nothing the grader reads into a folder the kernel
@@ -60,6 +61,7 @@ def _sibling(name: str):
 
 _channel = _sibling("runner_channel")
 _identity = _sibling("runner_identity")
+_prelude = _sibling("runner_prelude")
 Events, Probes, Capped = _channel.Events, _channel.Probes, _channel.Capped
 
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -279,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cell-timeout", type=float, default=60.0)
     ap.add_argument("--output-chars", type=int, default=20_000)
     ap.add_argument("--interrupt-grace", type=int, default=10)
+    ap.add_argument("--prelude", action="store_true", help="run the course's opening cells first (runner_prelude.py)")
     args = ap.parse_args(argv)
     if args.user:
         _identity.become(args.user, args.workdir)
@@ -286,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.workdir / "probe").mkdir(exist_ok=True)
     events = Events()
     try:
-        nb = nbformat.reads(sys.stdin.read(), as_version=4)
+        nb = _prelude.read_notebook(sys.stdin) if args.prelude else nbformat.reads(sys.stdin.read(), as_version=4)
     except Exception as exc:
         events.send(event="end", status="error", cell=None, error=f"unreadable notebook: {exc}"[:2000])
         return 1

@@ -1,0 +1,56 @@
+"""How far the lesson's SGD run's accuracy moves with the seed alone.
+
+The lesson calls set_seed(42) before each run, as the course does; the course's printed accuracies
+come from its own machine (a GPU, whose random streams differ from the CPU's), so one seed cannot be
+expected to land on them. This trains the lesson's SGD run (same model, init, data, lr 0.4,
+3 epochs, batch 1024) once per seed and prints each final eval accuracy, then mean and spread.
+
+    python bench/seed_spread.py [SEED ...]      (default: 42 1 2 3 4 5 6 7; ~10 s a seed on 2 cores)
+"""
+import logging
+import statistics
+import sys
+import warnings
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def final_accuracy(dls, seed: int) -> float:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torcheval.metrics import MulticlassAccuracy
+    from miniai.activations import set_seed
+    from miniai.init import GeneralRelu, get_model, init_weights
+    from miniai.learner import DeviceCB, MetricsCB, TrainLearner
+    set_seed(seed)
+    model = get_model(partial(GeneralRelu, leak=0.1, sub=0.4), norm=nn.BatchNorm2d).apply(partial(init_weights, leaky=0.1))
+    metrics, rows = MetricsCB(accuracy=MulticlassAccuracy()), []
+    metrics._log = rows.append  # the table rows, not printed
+    # torch.optim.SGD without momentum is the lesson's SGD: p -= lr * grad
+    TrainLearner(model, dls, F.cross_entropy, lr=0.4, cbs=[DeviceCB(), metrics], opt_func=torch.optim.SGD).fit(3)
+    return float(rows[-1]["accuracy"])
+
+
+def main(seeds: list[int]) -> None:
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    logging.disable(logging.WARNING)
+    import torchvision.transforms.functional as TF
+    from miniai.datasets import DataLoaders, inplace, load_fashion_mnist
+
+    @inplace
+    def transformi(b): b["image"] = [(TF.to_tensor(o) - 0.28) / 0.35 for o in b["image"]]
+    dls = DataLoaders.from_dd(load_fashion_mnist().with_transform(transformi), 1024, num_workers=2)
+    accs = []
+    for seed in seeds:
+        accs.append(final_accuracy(dls, seed))
+        print(f"seed {seed}: {accs[-1]:.3f}", flush=True)
+    if len(accs) > 1:
+        print(f"SGD, 3 epochs, {len(accs)} seeds: mean {statistics.mean(accs):.3f}, sd {statistics.stdev(accs):.3f}, "
+              f"range {min(accs):.3f}-{max(accs):.3f} (the course printed 0.852)")
+
+
+if __name__ == "__main__":
+    main([int(s) for s in sys.argv[1:]] or [42, 1, 2, 3, 4, 5, 6, 7])
