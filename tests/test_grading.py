@@ -270,6 +270,29 @@ def test_grading_is_deterministic_across_jobs_and_runs(graded):
                 for c in again["cells"]} == {g: (c["score"], c["message"]) for g, c in graded["cells"][sid].items()}
 
 
+def test_kernels_started_ahead_grade_as_fresh_ones(graded, monkeypatch):
+    """At --jobs 1 every submission after the first runs on the kernel started while the one before
+    it ran; the grades are those of the class graded with fresh kernels in two processes."""
+    from autograde.running import spare
+    from autograde.trusted import grade
+    ahead, run_notebook = [], grade.run_notebook
+
+    def recording(nb, *args, **kw):
+        result = run_notebook(nb, *args, **kw)
+        if "started" in kw:  # the submission's own run, not a retest
+            ahead.append(result.started_ahead)
+        return result
+    monkeypatch.setattr(grade, "run_notebook", recording)
+    sids = ["mistake_adam_eps", "correct", "variant_inplace_ops"]
+    texts = [(sid, (graded["submitted"] / sid / "accel_sgd" / "accel_sgd.ipynb").read_text()) for sid in sids]
+    results = grade.grade_all(texts, load_course(limits=Limits(wall_s=240, cell_s=20)), jobs=1)
+    assert ahead == [False, True, True]
+    assert spare.take() is None  # the last submission started no kernel after it
+    for r in results:
+        assert {c.grade_id: (str(c.score) if c.score is not None else "", c.message) for c in r.cells} == \
+            {g: (c["score"], c["message"]) for g, c in graded["cells"][r.student_id].items()}
+
+
 @pytest.mark.skipif(not bwrap_available(), reason="bubblewrap (bwrap) is not installed: no sandbox to check")
 def test_grading_runs_sandboxed(graded):
     executed = json.loads((graded["out"] / "autograded" / "cheat_read_solutions" / "accel_sgd" / "accel_sgd.ipynb").read_text())
