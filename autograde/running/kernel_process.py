@@ -17,6 +17,7 @@ from pathlib import Path
 
 from autograde.running import sandbox_sweep
 from autograde.running.cgroups import SubmissionCgroup
+from autograde.running.inside import runner_prelude
 from autograde.running.sandbox_events import RunnerReport, read_events
 
 LOG_TAIL_BYTES = 8192  # how much of the runner's own stderr is kept for error messages
@@ -50,6 +51,16 @@ class KernelProcess:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def fits(self, nb: dict, started_as: tuple) -> bool:
+        """Alive, started as `started_as`, and its prelude (if any) how `nb` begins: the same cells by
+        type, id and source (runner_prelude.identity), with more after them."""
+        if not self.alive() or self.started_as != started_as:
+            return False
+        if self.prelude is None:
+            return True
+        n, same = len(self.prelude), runner_prelude.identity
+        return len(nb["cells"]) > n and [same(c) for c in nb["cells"][:n]] == [same(c) for c in self.prelude]
 
     def wait(self, wall_s: float) -> bool:
         """Wait until the runner ends or wall_s after the hand-over; True if the wall was hit."""

@@ -40,7 +40,6 @@ from autograde.running.inside import kernel_runner
 from autograde.running.cgroups import SubmissionCgroup
 from autograde.running.sandbox_events import executed_notebook, summarize
 from autograde.running.kernel_process import KernelProcess
-from autograde.running.inside import runner_prelude
 
 log = logging.getLogger(__name__)
 
@@ -263,15 +262,9 @@ def _started_as(limits, env, hide, expose, sandboxed) -> tuple:
 
 
 def fits(kernel: KernelProcess, nb: dict, limits: Limits, env, hide, expose) -> bool:
-    """Whether `kernel` may run `nb`: started as this run would be, alive, and its prelude (if
-    any) exactly how `nb` begins (runner_prelude.identity: type, id, source)."""
-    if not kernel.alive() or kernel.started_as != _started_as(limits, env, hide, expose, bwrap_available()):
-        return False
-    if kernel.prelude is None:
-        return True
-    n = len(kernel.prelude)
-    same = [runner_prelude.identity(c) for c in nb["cells"][:n]] == [runner_prelude.identity(c) for c in kernel.prelude]
-    return len(nb["cells"]) > n and same
+    """Whether `kernel` may run `nb`: alive, started as this run would start one, and its prelude
+    (if any) exactly how `nb` begins."""
+    return kernel.fits(nb, _started_as(limits, env, hide, expose, bwrap_available()))
 
 
 def hand_over(kernel: KernelProcess, nb: dict) -> None:
