@@ -26,8 +26,11 @@ LOGS = common.OUT / "bench"
 SECTIONS = [
     ("grading", "1. Grading speed", "bench/grading.py", [], ["--quick"], True),
     ("restarts", "1b. Fair grading: what restarts and retests cost", "bench/restarts.py", [], ["--rounds", "1"], True),
+    ("start_ahead", "1c. Grading: kernels started ahead", "bench/start_ahead.py", [],
+     ["--class-size", "2", "--rounds", "1"], True),
     ("selfcheck", "2. Student self-check (`autograde check`)", "bench/selfcheck.py", [], ["--repeats", "1"], True),
     ("lesson", "3. The lesson end to end, as a student runs it", "bench/lesson.py", [], None, False),
+    ("seed_spread", "3b. The lesson's SGD run over seeds", "bench/seed_spread.py", [], None, False),
     ("data_pipeline", "4. Data pipeline: the lesson's per-image pipeline vs tensors", "bench/data_pipeline.py", [],
      ["--sample"], True),
     ("optimizer_step", "5. Optimizer step: the lesson's optimizers vs torch.optim", "bench/optimizer_step.py", [],
