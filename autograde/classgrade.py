@@ -106,7 +106,7 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
             "hidden paths. Install the Debian/Ubuntu package 'bubblewrap'.")
     limits = Limits(**{k: v for k, v in (("wall_s", wall_s), ("cell_s", cell_s)) if v})
     os.environ.setdefault("AUTOGRADE_CACHE", str(output.grader / "cache"))
-    graded_course = grade.load_course(limits=limits, threads=max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    graded_course = grade.load_course(limits=limits, threads=kernel_threads(os.cpu_count() or 1, jobs, len(subs)))
     graded_course.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
     texts = [(s.student_id, submissions.read_text(s.path)) for s in subs]
     kept = ResultCache(cache_dir() / "results", graded_course)
@@ -165,6 +165,15 @@ def in_background(fn, *args) -> Future:
             future.set_exception(e)
     threading.Thread(target=work, name=getattr(fn, "__name__", "background"), daemon=True).start()
     return future
+
+
+def kernel_threads(cores: int, jobs: int, count: int) -> int:
+    """Each kernel's share of the cores. With more submissions than jobs, each job's next kernel is
+    started beside the running one (running/spare.py), so twice as many kernels share the cores.
+    Two torch threads per kernel beside a kernel importing stalled the running one: a class at
+    --jobs 1 took 8.3-8.9 s a submission with 2 threads, 7.5-7.9 s with 1 (2 cores, same scores)."""
+    at_once = max(1, jobs) * (2 if count > max(1, jobs) else 1)
+    return max(1, cores // at_once)
 
 
 def _is_json(text: str) -> bool:

@@ -1,8 +1,9 @@
 """What starting the next kernel ahead buys: one class graded at --jobs 1 with and without it.
 
 With it (the default, autograde/running/spare.py), each submission's kernel is started, and runs the
-course's opening cells, while the submission before it runs. Without it every kernel starts when its
-submission's turn comes. Same process, same class (bench/grading.py's mix, first --class-size), same
+course's opening cells, while the submission before it runs; the two kernels then share the cores
+(classgrade.kernel_threads: 1 torch thread each on 2 cores). Without it (as before) every kernel
+starts when its submission's turn comes and has all the cores. Same process, same class (bench/grading.py's mix, first --class-size), same
 warm reference cache; the two ways take turns for --rounds rounds so that a change in the machine's
 load hits both alike, and the scores must be identical.
 
@@ -48,20 +49,23 @@ def main() -> int:
     made = grading.build_class(work / "submitted", args.class_size)
     texts = [(sid, (work / "submitted" / sid / "accel_sgd" / "accel_sgd.ipynb").read_text()) for sid, _ in made]
     from autograde.trusted import grade
-    course = grade.load_course(threads=os.cpu_count() or 1)
-    grade._warm_reference(course)
+    from autograde.classgrade import kernel_threads
+    cores = os.cpu_count() or 1
+    courses = {True: grade.load_course(threads=kernel_threads(cores, 1, len(texts))), False: grade.load_course(threads=cores)}
+    grade._warm_reference(courses[True])
     walls: dict[bool, list[float]] = {True: [], False: []}
     scores = {}
     for r in range(args.rounds):
         for ahead in (True, False):
-            wall, scores[ahead, r] = grade_class(texts, course, ahead)
+            wall, scores[ahead, r] = grade_class(texts, courses[ahead], ahead)
             walls[ahead].append(wall)
             print(f"round {r + 1}, {'started ahead' if ahead else 'started at its turn'}: {wall:.1f} s "
                   f"({wall / len(texts):.2f} s a submission)", flush=True)
     same = len({repr(s) for s in scores.values()}) == 1
     n = len(texts)
     med = {a: common.median(w) for a, w in walls.items()}
-    rows = [[("started ahead (the default)" if a else "each kernel started at its turn"),
+    rows = [[(f"started ahead, {courses[a].threads} thread(s) each (the default)" if a else
+              f"each kernel started at its turn, {courses[a].threads} thread(s) (before)"),
              " / ".join(f"{w:.1f}" for w in walls[a]), f"{med[a]:.1f}", f"{med[a] / n:.2f}"] for a in (True, False)]
     md = (f"Measured on: {common.machine_line()}.\n\n"
           f"A class of {n} (bench/grading.py's mix) graded in one process at --jobs 1, {args.rounds} rounds taking "

@@ -206,3 +206,12 @@ def test_a_background_failure_reaches_whoever_asks_for_the_result():
     future = classgrade.in_background(int, "not a number")
     with pytest.raises(ValueError):
         future.result(timeout=10)
+
+
+def test_each_kernel_gets_its_share_of_the_cores_counting_those_started_ahead():
+    from autograde.classgrade import kernel_threads
+    assert kernel_threads(cores=2, jobs=1, count=1) == 2  # alone: nothing is started beside it
+    assert kernel_threads(cores=2, jobs=1, count=20) == 1  # the next kernel starts beside it
+    assert kernel_threads(cores=16, jobs=2, count=20) == 4
+    assert kernel_threads(cores=16, jobs=2, count=2) == 8
+    assert kernel_threads(cores=2, jobs=4, count=20) == 1  # never below one
