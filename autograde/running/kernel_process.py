@@ -54,13 +54,10 @@ class KernelProcess:
 
     def fits(self, nb: dict, started_as: tuple) -> bool:
         """Alive, started as `started_as`, and its prelude (if any) how `nb` begins: the same cells by
-        type, id and source (runner_prelude.identity), with more after them."""
+        type, id and source, with more after them (runner_prelude.begins_with)."""
         if not self.alive() or self.started_as != started_as:
             return False
-        if self.prelude is None:
-            return True
-        n, same = len(self.prelude), runner_prelude.identity
-        return len(nb["cells"]) > n and [same(c) for c in nb["cells"][:n]] == [same(c) for c in self.prelude]
+        return self.prelude is None or runner_prelude.begins_with(nb["cells"], self.prelude)
 
     def wait(self, wall_s: float) -> bool:
         """Wait until the runner ends or wall_s after the hand-over; True if the wall was hit."""

@@ -22,6 +22,12 @@ def identity(cell) -> tuple:
     return cell.get("cell_type"), cell.get("id"), cell.get("source")
 
 
+def begins_with(cells, prelude) -> bool:
+    """Whether `cells` are the prelude's cells (by identity) followed by at least one more."""
+    n = len(prelude)
+    return len(cells) > n and [identity(c) for c in cells[:n]] == [identity(c) for c in prelude]
+
+
 class ArrivingCells(list):
     """The prelude's cells; when iteration reaches their end, the rest of the notebook is read
     (one JSON line from `stream`) and iteration goes on into it. nbclient walks nb.cells once,
@@ -47,10 +53,9 @@ class ArrivingCells(list):
         if not line:
             raise PreludeMismatch("the grader closed the pipe before sending the notebook")
         full = nbformat.reads(line, as_version=4)
-        ran = len(self)
-        if [identity(c) for c in full.cells[:ran]] != [identity(c) for c in self]:
-            raise PreludeMismatch(f"the notebook does not begin with the {ran} cells this kernel ran")
-        self.extend(full.cells[ran:])
+        if not begins_with(full.cells, self):
+            raise PreludeMismatch(f"the notebook does not begin with the {len(self)} cells this kernel ran")
+        self.extend(full.cells[len(self):])
 
 
 def read_notebook(stream):
