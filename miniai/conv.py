@@ -1,10 +1,19 @@
-"""Device helpers: pick the best available device and move (nested) batches onto it."""
+"""Convolutions: the `conv` building block, and the device helpers that put the model and its batches
+on the best available device."""
 from collections.abc import Mapping
 
 import torch
+from torch import nn
 from torch.utils.data import default_collate
 
-__all__ = ['def_device', 'to_device', 'collate_device']
+__all__ = ['conv', 'def_device', 'to_device', 'collate_device']
+
+
+def conv(ni, nf, ks=3, stride=2, act=True):
+    """A `ks`×`ks` convolution from `ni` to `nf` channels; padding `ks//2` keeps the size at stride 1 and
+    halves it at stride 2. With `act`, a ReLU follows it. (`miniai.init` has the lesson's fuller version.)"""
+    layer = nn.Conv2d(ni, nf, kernel_size=ks, stride=stride, padding=ks // 2)
+    return nn.Sequential(layer, nn.ReLU()) if act else layer
 
 # Prefer a GPU, then Apple silicon, then the CPU, so the same notebook runs anywhere.
 def_device = ('cuda' if torch.cuda.is_available()

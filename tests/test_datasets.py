@@ -1,12 +1,13 @@
-"""miniai.datasets (and miniai.fastdata): the lesson's DataLoaders over Hugging Face datasets, the speed-up
-they rely on (each row transformed once unless the transform is random), and the plotting helpers.
+"""miniai.datasets (with miniai.data.batches): the lesson's DataLoaders over Hugging Face datasets, read a
+batch at a time with the transform run on every batch of every epoch, and the plotting helpers.
 
 Every test runs offline, on the committed FashionMNIST sample.
 """
+import ast
 import pickle
-import random
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,17 +17,18 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 import datasets
+import miniai.data as mdata
 import miniai.datasets as md
-import miniai.fashion as mf
+from miniai.data.fashion import SAMPLE_DIR
 from miniai.datasets import DataLoaders, collate_dict, inplace, load_fashion_mnist
-from miniai.idx import IDX_FILES, read_idx
+from miniai.data.idx import IDX_FILES, read_idx
+
+MINIAI = Path(md.__file__).parent
 
 
 @pytest.fixture(scope='session')
-def sample_dsd(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:  # session fixtures run outside the per-test monkeypatch
-        mp.setenv('MINIAI_CACHE', str(tmp_path_factory.mktemp('miniai-cache')))
-        return load_fashion_mnist(sample=True)
+def sample_dsd():
+    return load_fashion_mnist(sample=True)
 
 
 @pytest.fixture(scope='session')
@@ -36,9 +38,19 @@ def small_dsd(sample_dsd):
                                  'test': sample_dsd['test'].select(range(100))})
 
 
+@pytest.fixture(scope='session')
+def small_png_dsd(small_dsd):
+    "The same rows stored as the hub stores them: PNG images (decoded to PIL on every read), python format."
+    feats = datasets.Features({'image': datasets.Image(), 'label': small_dsd['train'].features['label']})
+    rows = {k: ds[:] for k, ds in small_dsd.items()}
+    return datasets.DatasetDict({k: datasets.Dataset.from_dict(
+        {'image': [Image.fromarray(np.array(a, dtype=np.uint8)) for a in r['image']], 'label': r['label']},
+        features=feats) for k, r in rows.items()})
+
+
 def sample_arrays(split):
     img, lbl = IDX_FILES[split]
-    return read_idx(mf.SAMPLE_DIR / img), read_idx(mf.SAMPLE_DIR / lbl)
+    return read_idx(SAMPLE_DIR / img), read_idx(SAMPLE_DIR / lbl)
 
 
 @inplace
@@ -47,16 +59,59 @@ def transformi(b): b['image'] = [(TF.to_tensor(o) - 0.28) / 0.35 for o in b['ima
 
 # --- batches and DataLoaders -------------------------------------------------------------------
 
-def test_import_loads_neither_data_nor_the_datasets_library():
-    code = "import sys, miniai.datasets; print('datasets' in sys.modules, 'miniai.fashion' in sys.modules)"
+def test_import_does_not_load_the_datasets_library():
+    code = "import sys, miniai.datasets; print('datasets' in sys.modules)"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ['False', 'False']
+    assert out.split() == ['False']
 
 
-def test_fashion_helpers_are_still_importable_from_datasets():
-    from miniai.datasets import fashion_tensors, load_fashion_mnist, tensor_dls
-    assert (fashion_tensors, load_fashion_mnist, tensor_dls) == (mf.fashion_tensors, mf.load_fashion_mnist,
-                                                                 mf.tensor_dls)
+def test_fashion_helpers_are_importable_from_datasets():
+    from miniai.datasets import fashion_tensors, load_fashion_mnist
+    assert (fashion_tensors, load_fashion_mnist) == (mdata.fashion_tensors, mdata.load_fashion_mnist)
+
+
+def miniai_imports():
+    "{module: miniai modules it imports anywhere in its file, inside functions included}."
+    graph = {}
+    for path in MINIAI.rglob('*.py'):
+        parts = path.relative_to(MINIAI.parent).with_suffix('').parts
+        name = '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+        package = name if path.name == '__init__.py' else name.rpartition('.')[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ''
+                if node.level:
+                    up = package.split('.')[:len(package.split('.')) - node.level + 1]
+                    base = '.'.join(up + ([node.module] if node.module else []))
+                if base.startswith('miniai'):
+                    subs = [f'{base}.{a.name}' for a in node.names]
+                    found |= {m for m in subs if (MINIAI.parent / m.replace('.', '/')).with_suffix('.py').exists()
+                              or (MINIAI.parent / m.replace('.', '/')).is_dir()} or {base}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith('miniai')}
+        graph[name] = found - {name}
+    return graph
+
+
+def test_miniai_modules_import_each_other_without_cycles():
+    graph = miniai_imports()
+    assert graph['miniai.datasets'] >= {'miniai.data'} and 'miniai.data.fashion' in graph
+    state = {}
+    def visit(m, path):
+        if state.get(m) == 'open': raise AssertionError(f"import cycle: {' -> '.join(path + [m])}")
+        if state.get(m) == 'done': return
+        state[m] = 'open'
+        for n in graph.get(m, ()):
+            visit(n, path + [m])
+        state[m] = 'done'
+    for m in graph: visit(m, [])
+
+
+def test_the_data_subpackage_imports_no_teaching_module():
+    teaching = {f'miniai.{n}' for n in ('datasets', 'conv', 'learner', 'activations', 'init')}
+    assert {m: deps & teaching for m, deps in miniai_imports().items() if m.startswith('miniai.data')} == \
+        {m: set() for m in miniai_imports() if m.startswith('miniai.data')}
 
 
 def test_inplace_returns_the_mutated_argument():
@@ -118,11 +173,11 @@ def test_from_dd_as_tuple_false_gives_dicts(sample_dsd):
 
 
 
-# --- the fast path: batches read whole, each row transformed once unless the transform is random ------
+# --- batches read whole, the transform run on every batch of every epoch -------------------------
 
-def plain_loader(ds, bs, shuffle=True):
-    "What `from_dd` built before the speed-up (and what the course builds): one DataLoader, per-row collation."
-    return DataLoader(ds, batch_size=bs, shuffle=shuffle, collate_fn=collate_dict(ds))
+def plain_loader(ds, bs, shuffle=True, **kwargs):
+    "What the course builds: one DataLoader asking for one row at a time, collated by `collate_dict`."
+    return DataLoader(ds, batch_size=bs, shuffle=shuffle, collate_fn=collate_dict(ds), **kwargs)
 
 
 def epochs(dl, n, seed=0):
@@ -134,97 +189,75 @@ def epochs(dl, n, seed=0):
 
 
 class Counting:
-    "The lesson's transform, counting the rows it has transformed."
-    def __init__(self): self.rows = 0
+    "The lesson's transform, counting the rows it has transformed and noting what it was given."
+    def __init__(self): self.rows, self.seen = 0, None
     def __call__(self, b):
         self.rows += len(b['image'])
+        self.seen = b['image'][0]
         return transformi(b)
 
 
 def same(a, b): return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-def test_from_dd_gives_the_plain_loaders_batches_and_random_state_every_epoch(small_dsd):
-    tds = small_dsd.with_transform(transformi)
-    fast = epochs(DataLoaders.from_dd(tds, 64).train, 3)
-    plain = epochs(plain_loader(tds['train'], 64), 3)
+def test_from_dd_gives_the_course_loaders_batches_over_the_hubs_png_images(small_dsd, small_png_dsd):
+    fast = epochs(DataLoaders.from_dd(small_dsd.with_transform(transformi), 64).train, 3)
+    plain = epochs(plain_loader(small_png_dsd['train'].with_transform(transformi), 64), 3)
     for (fb, fs), (pb, ps) in zip(fast, plain):
         assert len(fb) == len(pb) == 5 and all(same(f, p) for f, p in zip(fb, pb))
         assert torch.equal(fs, ps)
 
 
-def test_each_row_is_transformed_once_then_served_from_memory(small_dsd):
-    count = Counting()
-    dls = DataLoaders.from_dd(small_dsd.with_transform(count), 64)
-    list(dls.train)
-    assert count.rows == 300
-    list(dls.train); list(dls.train)
-    assert count.rows == 300
-
-
-def test_an_epoch_cut_short_is_completed_by_the_next(small_dsd):
+def test_the_transform_runs_on_every_batch_of_every_epoch(small_dsd):
     count = Counting()
     dl = DataLoaders.from_dd(small_dsd.with_transform(count), 64).train
-    next(iter(dl))  # e.g. SingleBatchCB
-    torch.manual_seed(1)
-    second = list(dl)
-    torch.manual_seed(1)
-    assert count.rows == 64 + 300 and all(same(a, b) for a, b in zip(second, plain_loader(dl.dataset.ds, 64)))
+    list(dl); list(dl); list(dl)
+    assert count.rows == 900
 
 
-@pytest.mark.parametrize('draw', [lambda: torch.rand(()).item(), lambda: random.random(), lambda: np.random.rand()],
-                         ids=['torch', 'python', 'numpy'])
-def test_a_random_transform_is_applied_afresh_every_epoch(small_dsd, draw):
+def test_the_transform_gets_each_image_as_a_uint8_array(small_dsd):
+    count = Counting()
+    next(iter(DataLoaders.from_dd(small_dsd.with_transform(count), 8).valid))
+    x, _ = sample_arrays('test')
+    assert isinstance(count.seen, np.ndarray) and count.seen.dtype == np.uint8 and count.seen.flags.writeable
+    assert np.array_equal(count.seen, x[0])
+
+
+@pytest.mark.parametrize('private', [False, True], ids=['global generator', 'private generator'])
+def test_a_random_transform_is_random_every_epoch(small_dsd, private):
+    gen = torch.Generator().manual_seed(0) if private else None
     @inplace
-    def jitter(b): b['image'] = [TF.to_tensor(o) + draw() for o in b['image']]
+    def jitter(b): b['image'] = [TF.to_tensor(o) + torch.rand((), generator=gen) for o in b['image']]
     dl = DataLoaders.from_dd(small_dsd.with_transform(jitter), 32).valid  # in order: same rows each epoch
     first, second = next(iter(dl)), next(iter(dl))
     assert torch.equal(first[1], second[1]) and not torch.equal(first[0], second[0])
-    assert dl.rows is None
 
 
-def test_cache_false_runs_the_transform_every_epoch(small_dsd):
-    count = Counting()
-    dl = DataLoaders.from_dd(small_dsd.with_transform(count), 64, cache=False).train
-    list(dl); list(dl)
-    assert count.rows == 600
-
-
-def test_worker_processes_fill_the_memory_for_later_epochs(small_dsd):
-    tds = small_dsd.with_transform(transformi)
-    dl = DataLoaders.from_dd(tds, 64, num_workers=2).train
-    fast = epochs(dl, 2)
-    plain = epochs(plain_loader(tds['train'], 64), 2)
-    assert dl.rows.complete
+def test_worker_processes_give_the_course_loaders_batches(small_dsd, small_png_dsd):
+    fast = epochs(DataLoaders.from_dd(small_dsd.with_transform(transformi), 64, num_workers=2).train, 2)
+    plain = epochs(plain_loader(small_png_dsd['train'].with_transform(transformi), 64, num_workers=2), 2)
     for (fb, fs), (pb, ps) in zip(fast, plain):
         assert all(same(f, p) for f, p in zip(fb, pb)) and torch.equal(fs, ps)
 
 
-def test_batches_from_memory_are_copies_the_training_loop_may_change(small_dsd):
-    dl = DataLoaders.from_dd(small_dsd.with_transform(transformi), 50).valid
-    list(dl)
-    xb, _ = next(iter(dl))
-    xb.zero_()
-    assert not torch.equal(next(iter(dl))[0], xb)
+def test_datasets_without_array_columns_are_read_as_datasets_formats_them(small_png_dsd):
+    count = Counting()
+    xb, yb = next(iter(DataLoaders.from_dd(small_png_dsd.with_transform(count), 16).valid))
+    xp, yp = next(iter(plain_loader(small_png_dsd['test'].with_transform(transformi), 32, shuffle=False)))
+    assert isinstance(count.seen, Image.Image) and torch.equal(xb, xp) and torch.equal(yb, yp)
 
 
-def test_outputs_that_cannot_be_kept_still_load(small_dsd):
-    @inplace
-    def crop(b): b['image'] = [TF.to_tensor(o)[..., :20 + len(b['image']) % 3] for o in b['image']]
-    dl = DataLoaders.from_dd(small_dsd.with_transform(crop), 64).train  # batches of 64 x 4, then 44
-    assert [x.shape[-1] for x, _ in dl] == [21, 21, 21, 21, 22] and dl.rows is None
-
-
-def test_the_loaders_dataset_reads_as_the_hugging_face_one(small_dsd):
+def test_the_loaders_dataset_reads_rows_as_the_loader_does(small_dsd):
     tds = small_dsd.with_transform(transformi)
     ds = DataLoaders.from_dd(tds, 64).train.dataset
+    x, y = sample_arrays('train')
     assert len(ds) == 300 and ds.features == tds['train'].features
-    assert torch.equal(ds[3]['image'], tds['train'][3]['image']) and ds[3]['label'] == tds['train'][3]['label']
+    assert torch.equal(ds[3]['image'], (TF.to_tensor(x[3]) - 0.28) / 0.35) and ds[3]['label'] == y[3]
 
 
 def test_loader_and_dataset_pickle_for_spawned_workers(small_dsd):
     ds = pickle.loads(pickle.dumps(DataLoaders.from_dd(small_dsd.with_transform(transformi), 64).train.dataset))
-    assert len(ds) == 300
+    assert len(ds) == 300 and ds.__getitems__([0, 1])['image'].shape == (2, 1, 28, 28)
 
 
 # --- plotting -----------------------------------------------------------------------------------

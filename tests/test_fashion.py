@@ -1,14 +1,12 @@
-"""miniai.fashion (with miniai.idx and miniai.hubcache): FashionMNIST found offline, shaped as the hub's
-DatasetDict, cached on disk, and as plain tensors.
+"""miniai.data.fashion (with miniai.data.idx): FashionMNIST found offline, as a DatasetDict whose images
+are decoded once into its Arrow storage (kept by `datasets` in its cache), and as plain tensors.
 
-Every test runs offline: the hub loader is replaced, and the cache lives in a temporary folder.
+Every test runs offline: the hub loader is replaced, and `datasets`' cache lives in a temporary folder.
 Most tests use the committed sample or small copies of it; the full 70k set is built once, if the
 Debian package is installed.
 """
 import gzip
-import os
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +15,20 @@ import torch
 from PIL import Image
 
 import datasets
-import miniai.fashion as mf
-import miniai.hubcache as hubcache
-from miniai.fashion import DataNotFoundError, IDXError, fashion_tensors, load_fashion_mnist, tensor_dls
-from miniai.idx import IDX_FILES, read_idx
+import miniai.data.fashion as mf
+from miniai.data.fashion import DataNotFoundError, fashion_tensors, load_fashion_mnist
+from miniai.data.idx import IDX_FILES, IDXError, read_idx
+from miniai.datasets import tensor_dls
 
 SAMPLE = mf.SAMPLE_DIR
 DEBIAN = mf.DEBIAN_DIR
 HAVE_DEBIAN = all((DEBIAN / f).is_file() for pair in IDX_FILES.values() for f in pair)
 TRAIN_IMG, TRAIN_LBL = IDX_FILES['train']
 TEST_IMG, TEST_LBL = IDX_FILES['test']
-HUB_FEATURES = datasets.Features({'image': datasets.Image(), 'label': datasets.ClassLabel(
-    names=['T - shirt / top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
-           'Ankle boot'])})
+NAMES = ['T - shirt / top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+         'Ankle boot']  # as the hub spells them
+FEATURES = datasets.Features({'image': datasets.Array2D((28, 28), 'uint8'), 'label': datasets.ClassLabel(names=NAMES)})
+PNG_FEATURES = datasets.Features({'image': datasets.Image(), 'label': datasets.ClassLabel(names=NAMES)})
 
 
 def raw_idx(path):
@@ -63,16 +62,16 @@ def make_dir(path, n_train=None, n_test=None):
 
 
 @pytest.fixture(scope='session')
-def session_cache(tmp_path_factory): return tmp_path_factory.mktemp('miniai-cache')
+def session_cache(tmp_path_factory): return tmp_path_factory.mktemp('hf-datasets-cache')
 
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, session_cache):
-    "No network, no user settings, cache in a temp folder; the hub is unavailable unless a test says so."
+    "No network, no user settings, `datasets`' cache in a temp folder; no hub unless a test says so."
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     monkeypatch.setenv('HF_DATASETS_OFFLINE', '1')
     monkeypatch.delenv('MINIAI_DATA', raising=False)
-    monkeypatch.setenv('MINIAI_CACHE', str(session_cache))
+    monkeypatch.setattr(datasets.config, 'HF_DATASETS_CACHE', session_cache)
     def no_hub(): raise ConnectionError('hub unreachable (test)')
     monkeypatch.setattr(mf, '_load_from_hub', no_hub)
 
@@ -80,8 +79,8 @@ def isolated(monkeypatch, session_cache):
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     cache = tmp_path / 'cache'
-    monkeypatch.setenv('MINIAI_CACHE', str(cache))
-    return cache / 'fashion_mnist'
+    monkeypatch.setattr(datasets.config, 'HF_DATASETS_CACHE', cache)
+    return cache
 
 
 @pytest.fixture
@@ -92,8 +91,18 @@ def no_debian(tmp_path, monkeypatch):
 @pytest.fixture(scope='session')
 def sample_dsd(session_cache):
     with pytest.MonkeyPatch.context() as mp:  # session fixtures run outside the per-test monkeypatch
-        mp.setenv('MINIAI_CACHE', str(session_cache))
+        mp.setattr(datasets.config, 'HF_DATASETS_CACHE', session_cache)
         return load_fashion_mnist(sample=True)
+
+
+def png_dsd(n=20):
+    "The first `n` rows of each split of the sample as the hub stores them: PNG images."
+    return datasets.DatasetDict({split: datasets.Dataset.from_dict(
+        {'image': [Image.fromarray(a) for a in sample_arrays(split)[0][:n]],
+         'label': sample_arrays(split)[1][:n].tolist()}, features=PNG_FEATURES) for split in IDX_FILES})
+
+
+def pixels(row): return np.asarray(row['image'], dtype=np.uint8)
 
 
 def source_line(capsys):
@@ -103,23 +112,21 @@ def source_line(capsys):
 
 # --- the DatasetDict matches the hub's ----------------------------------------------------------
 
-def test_sample_schema_matches_hub(sample_dsd):
+def test_sample_has_decoded_images_and_the_hubs_labels(sample_dsd):
     assert list(sample_dsd) == ['train', 'test']
     assert {k: len(v) for k, v in sample_dsd.items()} == {'train': 3000, 'test': 1000}
-    for ds in sample_dsd.values(): assert ds.features == HUB_FEATURES
+    for ds in sample_dsd.values(): assert ds.features == FEATURES
 
 
 def test_sample_is_stratified(sample_dsd):
-    assert np.bincount(sample_dsd['train']['label']).tolist() == [300] * 10
-    assert np.bincount(sample_dsd['test']['label']).tolist() == [100] * 10
+    assert np.bincount(sample_dsd['train'][:]['label']).tolist() == [300] * 10
+    assert np.bincount(sample_dsd['test'][:]['label']).tolist() == [100] * 10
 
 
 def test_sample_first_image_matches_raw_bytes(sample_dsd):
     row = sample_dsd['train'][0]
-    im = row['image']
-    assert isinstance(im, Image.Image) and im.mode == 'L' and im.size == (28, 28)
     data, off = raw_idx(SAMPLE / TRAIN_IMG)
-    assert np.asarray(im).tobytes() == data[off:off + 784]
+    assert pixels(row).shape == (28, 28) and pixels(row).tobytes() == data[off:off + 784]
     labels, loff = raw_idx(SAMPLE / TRAIN_LBL)
     assert row['label'] == labels[loff]
 
@@ -127,20 +134,20 @@ def test_sample_first_image_matches_raw_bytes(sample_dsd):
 def test_sample_licence_is_committed_and_referenced_beside_the_projects():
     text = (SAMPLE / 'LICENSE.txt').read_text()
     assert 'Zalando SE' in text and 'Permission is hereby granted' in text
-    project = (Path(mf.__file__).parents[1] / 'LICENSE').read_text()
+    project = (Path(mf.__file__).parents[2] / 'LICENSE').read_text()
     assert 'Apache License' in project and 'Version 2.0, January 2004' in project
     assert 'miniai/data/fashion_mnist_sample/LICENSE.txt' in project
 
 
 @pytest.mark.skipif(not HAVE_DEBIAN, reason=f'Debian package dataset-fashion-mnist not installed ({DEBIAN})')
-def test_full_dataset_from_debian_matches_hub_schema(capsys):
+def test_full_dataset_from_debian(capsys):
     dsd = load_fashion_mnist()
     assert source_line(capsys).startswith('FashionMNIST: Debian package ')
     assert {k: len(v) for k, v in dsd.items()} == {'train': 60000, 'test': 10000}
-    assert dsd['train'].features == HUB_FEATURES
+    assert dsd['train'].features == FEATURES
     data, off = raw_idx(DEBIAN / TRAIN_IMG)
     first = dsd['train'][0]
-    assert np.asarray(first['image']).tobytes() == data[off:off + 784]
+    assert pixels(first).tobytes() == data[off:off + 784]
     assert first['label'] == 9  # the first training image is an ankle boot
     assert 'Debian package' in dsd['train'].info.description
 
@@ -168,18 +175,28 @@ def test_debian_beats_hub(tmp_path, monkeypatch, capsys):
     assert source_line(capsys).startswith('FashionMNIST: Debian package ') and len(x) == 50 and calls == []
 
 
-def test_hub_beats_sample(no_debian, monkeypatch, sample_dsd, capsys):
-    small = datasets.DatasetDict({k: v.select(range(20)) for k, v in sample_dsd.items()})
-    monkeypatch.setattr(mf, '_load_from_hub', lambda: small)
+def test_hub_beats_sample_and_its_png_images_are_decoded(no_debian, monkeypatch, capsys):
+    monkeypatch.setattr(mf, '_load_from_hub', png_dsd)
     dsd = load_fashion_mnist()
     assert source_line(capsys).startswith('FashionMNIST: Hugging Face hub ') and len(dsd['train']) == 20
+    assert dsd['train'].features == FEATURES
+    assert pixels(dsd['test'][7]).tobytes() == sample_arrays('test')[0][7].tobytes()
 
 
-def test_hub_dataset_converts_to_tensors(no_debian, monkeypatch, sample_dsd):
-    monkeypatch.setattr(mf, '_load_from_hub', lambda: sample_dsd)
+def test_hub_dataset_converts_to_tensors(no_debian, monkeypatch):
+    monkeypatch.setattr(mf, '_load_from_hub', lambda: png_dsd(50))
     x, y = fashion_tensors('test')
     xs, ys = fashion_tensors('test', sample=True)
-    assert torch.equal(x, xs) and torch.equal(y, ys)
+    assert torch.equal(x, xs[:50]) and torch.equal(y, ys[:50])
+
+
+def test_the_hubs_images_are_decoded_once_into_datasets_cache(tmp_path):
+    png_dsd(30).save_to_disk(str(tmp_path / 'hub'))  # disk-backed, as load_dataset's splits are
+    hub = datasets.load_from_disk(str(tmp_path / 'hub'))
+    first, second = mf._decoded(hub), mf._decoded(hub)
+    files = first['train'].cache_files
+    assert len(files) == 1 and Path(files[0]['filename']).parent == tmp_path / 'hub' / 'train'
+    assert second['train'].cache_files == files
 
 
 def test_sample_is_the_last_resort_and_warns(no_debian, capsys):
@@ -222,69 +239,42 @@ def test_nothing_available_lists_every_place_tried(tmp_path, monkeypatch):
         assert expected in msg
 
 
-# --- the on-disk cache --------------------------------------------------------------------------
+# --- datasets' cache -------------------------------------------------------------------------
 
-def test_second_call_reads_the_cache(tmp_path, fresh_cache):
+def arrow_files(cache): return sorted(p.name for p in cache.rglob('*.arrow'))
+
+
+def test_a_second_load_reads_what_the_first_wrote(tmp_path, fresh_cache):
     d = make_dir(tmp_path / 'arg')
     first = load_fashion_mnist(d)
-    assert 'from cache' not in first['train'].info.description and len(list(fresh_cache.iterdir())) == 1
+    files = arrow_files(fresh_cache)
+    assert len(files) == 2 and first['train'].cache_files[0]['filename'].startswith(str(fresh_cache))
     second = load_fashion_mnist(d)
-    assert 'from cache' in second['train'].info.description
-    assert second['train'][5]['label'] == first['train'][5]['label']
-    assert len(list(fresh_cache.iterdir())) == 1
+    assert second['train'].cache_files == first['train'].cache_files and arrow_files(fresh_cache) == files
+    assert pixels(second['train'][5]).tobytes() == pixels(first['train'][5]).tobytes()
 
 
-def test_changed_files_get_a_new_cache_entry(tmp_path, fresh_cache):
+def test_changed_files_are_read_again(tmp_path, fresh_cache):
     d = make_dir(tmp_path / 'arg', 30, 10)
-    load_fashion_mnist(d)
+    before = load_fashion_mnist(d)['train'].cache_files
     make_dir(d, 20, 10)  # same names, new contents
     again = load_fashion_mnist(d)['train']
-    assert len(again) == 20 and 'from cache' not in again.info.description
-    assert len(list(fresh_cache.iterdir())) == 2
+    assert len(again) == 20 and again.cache_files != before
 
 
-def test_corrupt_file_leaves_no_cache_entry(tmp_path, fresh_cache):
+def test_corrupt_file_is_an_error_naming_it(tmp_path, fresh_cache):
     d = make_dir(tmp_path / 'arg', 30, 10)
     (d / TEST_IMG).write_bytes((d / TEST_IMG).read_bytes()[:100])
-    with pytest.raises(IDXError):
+    with pytest.raises(IDXError, match=TEST_IMG):
         load_fashion_mnist(d)
-    assert not fresh_cache.exists() or list(fresh_cache.iterdir()) == []
 
 
-def test_failed_save_leaves_nothing_half_built(tmp_path, fresh_cache, monkeypatch):
-    def broken_save(self, path, **kw):
-        Path(path).mkdir(parents=True, exist_ok=True)
-        Path(path, 'partial').write_text('x')
-        raise OSError('disk full (test)')
-    monkeypatch.setattr(datasets.DatasetDict, 'save_to_disk', broken_save)
-    dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert len(dsd['train']) == 30 and list(fresh_cache.iterdir()) == []
-
-
-def test_a_build_killed_mid_write_is_swept_later_but_a_recent_one_is_left(tmp_path, fresh_cache):
-    fresh_cache.mkdir(parents=True, exist_ok=True)
-    stale, recent = fresh_cache / '.building-killed', fresh_cache / '.building-running'
-    for p in (stale, recent):
-        (p / 'train').mkdir(parents=True)
-    old = time.time() - 2 * hubcache.STALE_BUILD_S
-    os.utime(stale, (old, old))
-    load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert not stale.exists() and recent.exists()
-
-
-def test_unwritable_cache_is_skipped_quietly(tmp_path, monkeypatch):
+def test_unwritable_cache_builds_in_memory(tmp_path, monkeypatch):
     blocker = tmp_path / 'a-file'
     blocker.write_text('not a folder')
-    monkeypatch.setenv('MINIAI_CACHE', str(blocker / 'cache'))
+    monkeypatch.setattr(datasets.config, 'HF_DATASETS_CACHE', blocker / 'cache')
     dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert len(dsd['train']) == 30 and not blocker.is_dir()
-
-
-def test_no_home_folder_means_no_cache_not_an_error(tmp_path, monkeypatch):
-    def no_home(): raise RuntimeError('Could not determine home directory (test)')
-    monkeypatch.setattr(hubcache, 'cache_root', no_home)
-    dsd = load_fashion_mnist(make_dir(tmp_path / 'arg', 30, 10))
-    assert len(dsd['train']) == 30
+    assert len(dsd['train']) == 30 and dsd['train'].cache_files == [] and blocker.is_file()
 
 
 # --- broken files -------------------------------------------------------------------------------

@@ -153,8 +153,8 @@ def test_get_model_returns_the_model_on_def_device(monkeypatch):
     assert {p.device.type for p in get_model().parameters()} == {'meta'}
 
 
-@pytest.mark.parametrize('name', ['datasets', 'conv', 'learner', 'activations', 'init', 'fashion', 'fastdata',
-                                  'idx', 'hubcache'])
+@pytest.mark.parametrize('name', ['datasets', 'conv', 'learner', 'activations', 'init', 'data', 'data.fashion',
+                                  'data.idx', 'data.batches'])
 def test_private_helpers_stay_out_of_all(name):
     mod = importlib.import_module(f'miniai.{name}')
     assert [n for n in mod.__all__ if n.startswith('_')] == []

@@ -16,6 +16,8 @@ from torcheval.metrics import MulticlassAccuracy
 
 import miniai.learner as learner_mod
 from miniai.activations import set_seed
+import miniai.conv
+import miniai.init
 from miniai.conv import collate_device, def_device, to_device
 from miniai.init import get_model, init_weights
 from miniai.learner import *
@@ -387,6 +389,23 @@ def test_lr_find_patch_runs_and_cleans_up(make_dls):
 
 
 # --- devices ---
+
+def test_conv_is_a_padded_convolution_then_a_relu():
+    c = miniai.conv.conv(1, 8)
+    assert isinstance(c, nn.Sequential) and [type(m) for m in c] == [nn.Conv2d, nn.ReLU]
+    assert (c[0].kernel_size, c[0].stride, c[0].padding) == ((3, 3), (2, 2), (1, 1)) and c[0].bias is not None
+    assert c(torch.zeros(2, 1, 28, 28)).shape == (2, 8, 14, 14)
+    plain = miniai.conv.conv(8, 4, ks=5, stride=1, act=False)
+    assert isinstance(plain, nn.Conv2d) and plain.padding == (2, 2)
+    assert plain(torch.zeros(1, 8, 7, 7)).shape == (1, 4, 7, 7)
+
+
+def test_the_notebooks_import_order_leaves_inits_conv_in_use():
+    ns = {}
+    exec("from miniai.datasets import *\nfrom miniai.conv import *\nfrom miniai.learner import *\n"
+         "from miniai.activations import *\nfrom miniai.init import *", ns)
+    assert ns['conv'] is miniai.init.conv and ns['def_device'] == miniai.conv.def_device
+
 
 def test_to_device_recurses_into_containers():
     Pair = namedtuple('Pair', 'x y')

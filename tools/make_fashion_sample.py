@@ -4,8 +4,9 @@ It holds 300 training and 100 test images of each of the 10 classes, drawn from 
 with a fixed seed, kept in their original order and written back as gzipped IDX files (gzip
 timestamp zeroed) so running this again gives byte-identical files.
 
-    python tools/make_fashion_sample.py [SOURCE_DIR]   # default: the Debian package's folder
+    python tools/make_fashion_sample.py [SOURCE_DIR] [--out DIR]   # default: the Debian package's folder
 """
+import argparse
 import gzip
 import shutil
 import struct
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from miniai.datasets import DEBIAN_DIR, IDX_FILES, SAMPLE_DIR, _idx_files, _read_split
+from miniai.data.fashion import DEBIAN_DIR, SAMPLE_DIR
+from miniai.data.idx import IDX_FILES, idx_files, read_split
 
 PER_CLASS = {'train': 300, 'test': 100}
 SEED = 42
@@ -59,7 +61,7 @@ def pick(y, per_class, rng):
 
 
 def main(src=DEBIAN_DIR, dst=SAMPLE_DIR):
-    files, missing = _idx_files(src)
+    files, missing = idx_files(src)
     if files is None: sys.exit(f"{src} lacks {', '.join(missing)}")
     dst = Path(dst)
     tmp = dst.with_name(dst.name + '.tmp')
@@ -67,7 +69,7 @@ def main(src=DEBIAN_DIR, dst=SAMPLE_DIR):
     tmp.mkdir(parents=True)
     rng = np.random.default_rng(SEED)
     for split, (img_name, lbl_name) in IDX_FILES.items():
-        x, y = _read_split(*files[split])
+        x, y = read_split(*files[split])
         keep = pick(y, PER_CLASS[split], rng)
         write_idx(tmp / img_name, x[keep])
         write_idx(tmp / lbl_name, y[keep])
@@ -78,5 +80,14 @@ def main(src=DEBIAN_DIR, dst=SAMPLE_DIR):
     print(f"wrote {dst} ({sum(p.stat().st_size for p in dst.iterdir()):,} bytes)")
 
 
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('source', nargs='?', default=str(DEBIAN_DIR),
+                   help=f"folder with the four full Fashion-MNIST IDX files (default: {DEBIAN_DIR})")
+    p.add_argument('--out', default=str(SAMPLE_DIR), help=f"folder to (re)write (default: {SAMPLE_DIR})")
+    return p.parse_args(argv)
+
+
 if __name__ == '__main__':
-    main(*sys.argv[1:2])
+    args = parse_args()
+    main(args.source, args.out)

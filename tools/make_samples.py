@@ -4,6 +4,7 @@ Each student starts from lessons/accel_sgd/accel_sgd.ipynb, as a real student do
 answers: the solution versions, the catalogued mistakes (autograde/mistakes.py), a cheat, a broken
 notebook and an untouched one. Run after `autograde release`:  python tools/make_samples.py
 """
+import argparse
 import copy
 import shutil
 from pathlib import Path
@@ -78,4 +79,6 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                            epilog=f"Rewrites every student folder under {SAMPLES.relative_to(ROOT)}/.").parse_args()
     main()

@@ -1,9 +1,16 @@
-"""FashionMNIST anywhere, offline included: finding a source, loading it as the hub's `DatasetDict`,
-and the all-tensor fast path (`fashion_tensors` + `tensor_dls`) the grader's short runs use.
+"""FashionMNIST anywhere, offline included: finding a source, loading it as a `DatasetDict` whose images
+are already decoded, and the all-tensor path (`fashion_tensors`) the grader's short runs use.
 
 Sources, first found wins: a `data_dir` argument, $MINIAI_DATA, the Debian package
 dataset-fashion-mnist, the Hugging Face hub, the 3,000 + 1,000 image sample committed in
-miniai/data/fashion_mnist_sample (see its LICENSE.txt). Nothing is loaded at import time.
+miniai/data/fashion_mnist_sample (see its LICENSE.txt). Nothing is loaded at import time, and the
+Hugging Face `datasets` library is imported only inside the functions that need it.
+
+Why decoded images: the hub stores each image as a PNG, so every epoch of the lesson would decode 70,000
+PNGs before its transform even starts. Here the pixels are written once into the dataset's own Arrow
+storage as an `Array2D` uint8 column, and `datasets` keeps that on disk under a fingerprint of what it
+was built from (`Dataset.from_generator` for IDX files, `Dataset.map` for the hub's copy): the second load
+of the same files is a memory-mapped read.
 """
 from __future__ import annotations
 
@@ -14,17 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
-from . import hubcache
-from .datasets import DataLoaders
-from .idx import FASHION_NAMES, IDX_FILES, IDXError, idx_files, read_idx, read_split
+from .idx import FASHION_NAMES, IDX_FILES, IDXError, idx_files, read_split
 
-__all__ = ['FASHION_NAMES', 'IDXError', 'DataNotFoundError', 'Source', 'read_idx', 'load_fashion_mnist',
-           'fashion_tensors', 'tensor_dls']
+__all__ = ['DataNotFoundError', 'Source', 'find_source', 'load_fashion_mnist', 'fashion_tensors']
 
 DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')  # from `apt install dataset-fashion-mnist`
-SAMPLE_DIR = Path(__file__).parent / 'data' / 'fashion_mnist_sample'
+SAMPLE_DIR = Path(__file__).parent / 'fashion_mnist_sample'
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -42,14 +45,11 @@ class Source:
     location: str
     files: dict | None = field(default=None, repr=False)  # IDX paths per split (None for the hub)
     sizes: dict = field(default_factory=dict)            # rows per split actually returned
-    cache: str | None = None                             # cache entry read or written, if any
-    from_cache: bool = False
 
     def describe(self):
         "The one line printed by every load, also kept in each split's `info.description`."
         counts = ', '.join(f"{n:,} {s}" for s, n in self.sizes.items())
-        extra = ', from cache' if self.from_cache else ''
-        return f"FashionMNIST: {_KIND_LABELS[self.kind]} {self.location} ({counts}{extra})"
+        return f"FashionMNIST: {_KIND_LABELS[self.kind]} {self.location} ({counts})"
 
 
 def _load_from_hub():
@@ -97,32 +97,71 @@ def find_source(data_dir=None, sample=False):
         "MINIAI_DATA to their folder; go online so the Hugging Face hub can be reached.")
 
 
-def _cached_dsd(src):
-    "Build the DatasetDict from `src`'s IDX files, through the on-disk cache where one can be written."
-    try: entry = hubcache.cache_entry(src.files)
-    except Exception: entry = None  # e.g. no home folder in a sandbox: just don't cache
-    dsd = hubcache.read_cache(entry) if entry else None
-    src.from_cache = dsd is not None
-    if dsd is None:
-        dsd = hubcache.build_dsd(src.files)
-        if entry and hubcache.write_cache(dsd, entry): dsd = hubcache.read_cache(entry) or dsd
-        else: entry = None
-    src.cache = str(entry) if entry else None
-    return dsd
+def features(names=FASHION_NAMES):
+    "The columns: 'image' a 28×28 uint8 `Array2D` (decoded pixels), 'label' a `ClassLabel`."
+    import datasets
+    return datasets.Features({'image': datasets.Array2D((28, 28), 'uint8'),
+                              'label': datasets.ClassLabel(names=list(names))})
+
+
+def _idx_rows(images, labels, stamp):
+    "Rows of one split for `Dataset.from_generator`; `stamp` (sizes, mtimes) only makes changed files a new entry."
+    x, y = read_split(images, labels)
+    for image, label in zip(x, y.tolist()): yield {'image': image, 'label': label}
+
+
+def _stamp(paths):
+    "A string (a list in `gen_kwargs` would be read as shards) that changes when any of the files does."
+    return ' '.join(f"{os.stat(p).st_size}:{os.stat(p).st_mtime_ns}" for p in paths)
+
+
+def _from_idx(files):
+    "A DatasetDict with decoded images from {split: (images, labels)}, kept by `datasets` in its own cache."
+    import datasets
+    bars_were_off = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        out = {}
+        for split, (ip, lp) in files.items():
+            kw = {'images': str(ip), 'labels': str(lp), 'stamp': _stamp((ip, lp))}
+            try:
+                out[split] = datasets.Dataset.from_generator(_idx_rows, features=features(), gen_kwargs=kw,
+                                                             split=datasets.NamedSplit(split))
+            except datasets.exceptions.DatasetGenerationError as e:  # a broken file: say which, not where it broke
+                if isinstance(e.__cause__, IDXError): raise e.__cause__ from None
+                raise
+            except OSError:  # no writable cache folder (read-only home...): build it in memory instead
+                x, y = read_split(ip, lp)
+                out[split] = datasets.Dataset.from_dict({'image': x, 'label': y}, features=features(),
+                                                        split=datasets.NamedSplit(split))
+        return datasets.DatasetDict(out)
+    finally:
+        if not bars_were_off: datasets.enable_progress_bars()
+
+
+def _decode_batch(b): return {'image': [np.asarray(im, dtype=np.uint8) for im in b['image']], 'label': b['label']}
+
+
+def _decoded(dsd):
+    "The hub's DatasetDict (PNG images) with the pixels decoded once; `datasets.map` caches it by fingerprint."
+    if dsd['train'].features['image'] == features()['image']: return dsd
+    return dsd.map(_decode_batch, batched=True, features=features(dsd['train'].features['label'].names))
 
 
 def load_fashion_mnist(data_dir=None, *, sample=False):
-    """FashionMNIST as `load_dataset("fashion_mnist")` gives it: a DatasetDict with 'train' and 'test',
-    columns 'image' (28×28 PIL, mode 'L') and 'label' (ClassLabel). Works offline.
+    """FashionMNIST as a `DatasetDict` with 'train' and 'test' splits: column 'image' holds each image's
+    28×28 uint8 pixels (an `Array2D`, decoded once and kept in the dataset's Arrow storage), 'label' a
+    `ClassLabel` with the hub's names. Works offline.
 
     `data_dir` (or $MINIAI_DATA) is a folder with the four IDX files; if given it must be complete.
     `sample=True` goes straight to the committed sample (small, fast and the same everywhere).
-    One line saying which source was used is printed; the same text is in each split's
-    `info.description`. Datasets built from IDX files are cached in $MINIAI_CACHE/fashion_mnist (default
-    ~/.cache/miniai/fashion_mnist), keyed by the files' names, sizes and mtimes; caching is skipped
-    silently where that folder cannot be written."""
+    One line saying which source was used is printed; the same text is in each split's `info.description`.
+
+    Read row by row, `datasets` gives an image as nested lists (`.with_format('numpy')` gives arrays, as
+    int64); `DataLoaders.from_dd` hands a `with_transform` transform each image as a 28×28 uint8 numpy
+    array, which `TF.to_tensor` turns into the same tensor as the hub's PIL image."""
     src, dsd = find_source(data_dir, sample)
-    if dsd is None: dsd = _cached_dsd(src)
+    dsd = _from_idx(src.files) if dsd is None else _decoded(dsd)
     src.sizes = {k: len(v) for k, v in dsd.items()}
     for ds in dsd.values(): ds.info.description = src.describe()
     print(src.describe())
@@ -146,43 +185,21 @@ def fashion_tensors(split='train', *, sample=False, data_dir=None, n=None, norma
     """FashionMNIST `split` ('train' or 'test') as tensors `(x, y)`: x float32 N×1×28×28, y int64 N.
 
     Decoded straight from the IDX files (same sources and order as `load_fashion_mnist`; from the hub's
-    DatasetDict only when that is all there is), so there is no per-image PIL work at all.
-    x is `(pixels/255 - mean)/std` when `normalize`, else pixels/255 in [0, 1].
-    `n` keeps a deterministic class-balanced subset: the first n//10 rows of each class in file order
-    (with n%10 left over, classes 0, 1, ... take one more each), kept in file order."""
+    DatasetDict only when that is all there is). x is `(pixels/255 - mean)/std` when `normalize`, else
+    pixels/255 in [0, 1]. `n` keeps a deterministic class-balanced subset: the first n//10 rows of each
+    class in file order (with n%10 left over, classes 0, 1, ... take one more each), kept in file order."""
     if split not in IDX_FILES: raise ValueError(f"split must be one of {list(IDX_FILES)}, got {split!r}")
     src, dsd = find_source(data_dir, sample)
     if dsd is not None:
-        x = np.stack([np.asarray(im, dtype=np.uint8) for im in dsd[split]['image']])
-        y = np.asarray(dsd[split]['label'], dtype=np.int64)
+        rows = _decoded(dsd)[split].with_format('numpy')[:]
+        x, y = rows['image'].astype(np.uint8), rows['label'].astype(np.int64)
     else:
         x, y = read_split(*src.files[split])
     if n is not None:
         idx = _stratified(y, n)
         x, y = x[idx], y[idx]
-    xt = torch.from_numpy(x).float().div_(255).unsqueeze(1)
+    xt = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255).unsqueeze(1)
     if normalize: xt = xt.sub_(mean).div_(std)
     src.sizes = {split: len(y)}
     print(src.describe())
     return xt, torch.from_numpy(y)
-
-
-class _BatchedTensorDataset(TensorDataset):
-    """A TensorDataset that hands a DataLoader a whole batch with one indexing op (DataLoader calls
-    `__getitems__` when it exists): ~5x less loading time per epoch than fetching and stacking rows."""
-    def __getitems__(self, idxs):
-        i = torch.as_tensor(idxs)
-        return tuple(t[i] for t in self.tensors)
-
-
-def _already_batched(b): return b
-
-
-def tensor_dls(x_train, y_train, x_valid, y_valid, batch_size, shuffle=True, **kwargs):
-    """DataLoaders over in-memory tensors yielding (x, y) tuples: train at `batch_size` (shuffled if
-    `shuffle`), valid at twice that, in order. `kwargs` go to `DataLoader`; batches are cut by indexing
-    the tensors, so a `collate_fn` given there receives the finished (x, y) batch."""
-    kwargs.setdefault('collate_fn', _already_batched)
-    return DataLoaders(
-        DataLoader(_BatchedTensorDataset(x_train, y_train), batch_size=batch_size, shuffle=shuffle, **kwargs),
-        DataLoader(_BatchedTensorDataset(x_valid, y_valid), batch_size=batch_size * 2, shuffle=False, **kwargs))
