@@ -11,19 +11,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde import paths
 from autograde.outputs import feedback, gradebook, report, results
 from autograde.outputs.records import SubmissionResult
 from autograde.trusted import grade
-from autograde import submissions
+from autograde import identical, submissions
 from autograde.course import CourseError, CourseFolder, Output
+from autograde.visible.atomic import write_atomic
 
 
 class Interrupted(KeyboardInterrupt):
@@ -41,6 +43,8 @@ class ClassGrading:
     results: list[SubmissionResult]
     output: Output
     reused: int
+    skipped: list[submissions.Skipped] = field(default_factory=list)  # folders not graded, with why
+    identical: list[identical.Group] = field(default_factory=list)  # notebooks handed in twice: a hint
 
 
 def say(line: str) -> None:
@@ -64,8 +68,9 @@ def check_output(output: Output, submitted: Path) -> None:
             raise CourseError(f"cannot write to {path}: grading would fail at the end; fix its permissions")
 
 
-def find(submitted: Path, notebook_id: str | None = None) -> list[submissions.Submission]:
-    """This assignment's submissions; warnings said; no submission at all is an error that names what was there."""
+def find(submitted: Path, notebook_id: str | None = None) -> submissions.Found:
+    """This assignment's submissions and what was skipped; warnings said; no submission at all is an error
+    that names what was there."""
     notebook_id = notebook_id or paths.ASSIGNMENT
     if not Path(submitted).is_dir():
         raise CourseError(f"no submissions folder {submitted} (nbgrader's collect fills SUBMITTED/{{student}}/"
@@ -75,7 +80,12 @@ def find(submitted: Path, notebook_id: str | None = None) -> list[submissions.Su
         say(f"warning: {warning}")
     if found.other_assignments:
         say(f"note: not graded, submissions for other assignments: {', '.join(found.other_assignments)}")
+    if found.files:
+        say(f"note: not graded, files that are not student folders: {', '.join(found.files)}")
     if not found.submissions:
+        if found.skipped:
+            raise CourseError(f"no submission under {submitted} could be graded: {len(found.skipped)} folder(s) "
+                              f"skipped, each said above with why")
         if found.other_assignments:
             raise CourseError(f"no submissions for {paths.ASSIGNMENT} under {submitted}: it holds only "
                               f"{', '.join(found.other_assignments)}")
@@ -84,7 +94,7 @@ def find(submitted: Path, notebook_id: str | None = None) -> list[submissions.Su
     for sub in found.submissions:
         if sub.note:
             say(f"{sub.student_id}: {sub.note}")
-    return found.submissions
+    return found
 
 
 def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path | None = None, jobs: int = 1,
@@ -97,7 +107,8 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     submitted = Path(submitted) if submitted else course.submitted
     output = course.output(out)
     check_output(output, submitted)
-    subs = find(submitted)
+    found = find(submitted)
+    subs = found.submissions
     if not course.solutions.is_file():
         raise CourseError(f"no solutions notebook at {course.solutions}: is {course.root} the course folder?")
     os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))
@@ -109,6 +120,7 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     graded_course = grade.load_course(limits=limits, threads=kernel_threads(os.cpu_count() or 1, jobs, len(subs)))
     graded_course.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
     texts = [(s.student_id, submissions.read_text(s.path)) for s in subs]
+    same = identical.groups(texts, graded_course.canonical)
     kept = ResultCache(cache_dir() / "results", graded_course)
     reused = [] if regrade else [r for r in (kept.load(sid, text) for sid, text in texts) if r]
     if reused:
@@ -149,8 +161,8 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     for r in graded:
         sub = by_student[r.student_id]
         r.submission_note, r.timestamp, r.submitted_folder = sub.note or "", sub.timestamp, str(sub.folder)
-    write_outputs(graded, course, output)
-    return ClassGrading(graded, output, len(reused))
+    write_outputs(graded, course, output, found.skipped, same)
+    return ClassGrading(graded, output, len(reused), found.skipped, same)
 
 
 def in_background(fn, *args) -> Future:
@@ -184,7 +196,8 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def write_outputs(graded: list[SubmissionResult], course: CourseFolder, output: Output) -> None:
+def write_outputs(graded: list[SubmissionResult], course: CourseFolder, output: Output,
+                  skipped: list[submissions.Skipped] = (), same: list[identical.Group] = ()) -> None:
     results.write_csvs(graded, output.grader)
     results.write_executed(graded, output.autograded)
     results.save_latest(graded, output.grader / "results")
@@ -192,7 +205,7 @@ def write_outputs(graded: list[SubmissionResult], course: CourseFolder, output: 
                      course.course_id)
     write_feedback_pages(graded, course, output)
     link_prefix = os.path.relpath(output.root, output.grader) + "/"
-    report.write_report(graded, output.grader, link_prefix)
+    report.write_report(graded, output.grader, link_prefix, skipped=skipped, identical=same)
 
 
 def write_feedback_pages(graded: list[SubmissionResult], course: CourseFolder, output: Output) -> list[Path]:
@@ -208,18 +221,47 @@ def write_feedback_pages(graded: list[SubmissionResult], course: CourseFolder, o
     return written
 
 
+NBGRADER_FILE_BYTES = 4096  # timestamp.txt is a date, submission_secret.txt a short hex string
+
+
+def read_nbgrader_file(path: Path) -> bytes | None:
+    """A student folder's nbgrader file, when it is a regular file (no link followed, no FIFO waited
+    on) of at most NBGRADER_FILE_BYTES; else None, with a warning for one that is too large."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        data = os.read(fd, NBGRADER_FILE_BYTES + 1) if st.st_size <= NBGRADER_FILE_BYTES else b""
+        if st.st_size > NBGRADER_FILE_BYTES or len(data) > NBGRADER_FILE_BYTES:
+            say(f"warning: {path} is {max(st.st_size, len(data)):,} bytes, more than nbgrader writes "
+                f"({NBGRADER_FILE_BYTES:,} at most): not copied")
+            return None
+        return data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def copy_nbgrader_files(result: SubmissionResult, output: Output) -> None:
     """timestamp.txt and submission_secret.txt into autograded/ and feedback/, as nbgrader's autograde
-    and generate_feedback do: release_feedback reads them, fetch_feedback matches the secret."""
-    folder = Path(result.submitted_folder or "")
+    and generate_feedback do: release_feedback reads them, fetch_feedback matches the secret. Each is
+    read once, and only when it is a small regular file (read_nbgrader_file)."""
+    if not result.submitted_folder:
+        return
+    folder = Path(result.submitted_folder)
+    found = {name: read_nbgrader_file(folder / name) for name in submissions.NBGRADER_FILES}
     parts = (feedback.safe_part(result.student_id), feedback.safe_part(result.assignment_id))
     for target in (output.autograded, output.feedback):
         dest = Path(target, *parts)
         dest.mkdir(parents=True, exist_ok=True)
-        for name in submissions.NBGRADER_FILES:
-            src = folder / name
-            if result.submitted_folder and src.is_file() and not src.is_symlink():
-                shutil.copyfile(src, dest / name)
+        for name, data in found.items():
+            if data is not None:
+                write_atomic(dest / name, data)
 
 
 def rebuild_feedback(course: CourseFolder, out: Path | None = None) -> list[Path]:

@@ -50,9 +50,10 @@ def cmd_grade(args) -> int:
     done = grade_class(course, Path(args.submitted) if args.submitted else None,
                        Path(args.out) if args.out else None, devices.jobs, args.scheduler, args.timeout,
                        args.cell_timeout, args.regrade, slots=devices.slots)
-    _print_table(done.results)
+    _print_table(done.results, done.skipped, done.identical)
     out = done.output
-    print(f"graded {len(done.results)} submission(s) in {time.monotonic() - t0:.1f} s -> {out.root}/: "
+    skipped = f" ({len(done.skipped)} folder(s) not graded: see above)" if done.skipped else ""
+    print(f"graded {len(done.results)} submission(s){skipped} in {time.monotonic() - t0:.1f} s -> {out.root}/: "
           f"{out.autograded.name}/, {out.feedback.name}/, gradebook {out.db_url}; "
           f"grades.csv, cells.csv, report.html in {out.grader}/")
     return _grader_failures(done.results)
@@ -84,16 +85,27 @@ def _grader_failures(graded) -> int:
     return 0
 
 
-def _print_table(graded) -> None:
-    """One line a student: points with the written answers (0 until graded by hand), and a note."""
+def _print_table(graded, skipped=(), identical=()) -> None:
+    """One line a student: points with the written answers (0 until graded by hand), and a note; a
+    folder that was not graded says why on its line. Then the notebooks more than one student handed
+    in. Everything from a submission is printed on its own line (submissions.shown)."""
     from autograde.outputs.records import points_with_written
-    width = max([len("student")] + [len(r.student_id) for r in graded])
+    from autograde.submissions import shown
+    width = min(40, max([len("student")] + [len(shown(r.student_id)) for r in graded] +
+                        [len(s.name) for s in skipped]))
     print(f"{'student':<{width}}  {'score':>11}  note")
     for r in graded:
         points = points_with_written(r)
         named = sorted({c.mistake for c in r.cells if c.mistake})
         note = r.message if r.status != "ok" else (", ".join(named) if named else r.note)
-        print(f"{r.student_id:<{width}}  {points.score:5.2f}/{points.max:<5.1f}  {note[:90]}")
+        print(f"{shown(r.student_id):<{width}}  {points.score:5.2f}/{points.max:<5.1f}  {shown(note[:90])}")
+    for s in skipped:
+        print(f"{s.name:<{width}}  {'-':>11}  not graded: {s.reason}")
+    if identical:
+        print("handed in by more than one student (a hint to look at, not a verdict):")
+    for g in identical:
+        what = "the same notebook file" if g.same_file else "the same source in every answer cell"
+        print(f"  {what}: {', '.join(shown(sid) for sid in g.students)}")
 
 
 def cmd_check(args) -> int:
@@ -162,7 +174,7 @@ def cmd_demo(args) -> int:
     t0 = time.monotonic()
     done = grade_class(load(paths.REPO_ROOT), SAMPLES_DIR, out, jobs=args.jobs)
     print(f"3. Grades ({time.monotonic() - t0:.1f} s):")
-    _print_table(done.results)
+    _print_table(done.results, done.skipped, done.identical)
     grader = done.output.grader
     print(f"Feedback pages: {out}/feedback/<student>/{paths.ASSIGNMENT}/{paths.ASSIGNMENT}.html")
     print(f"Class report:   {grader}/report.html    Gradebook: {out}/gradebook.db    "

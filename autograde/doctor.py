@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograde import paths
-from autograde.running import gpus
+from autograde.running import gpus, kernel_users
 from autograde.trusted.result_cache import installed_versions
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -79,9 +79,24 @@ def sandbox_findings(bwrap_exe: str | None, bwrap_works: bool, cgroups_ok: bool,
                              "unprivileged user here), with every capability dropped, in their own namespaces",
                              "grade as an unprivileged user: sudo useradd --system --create-home autograde && "
                              "sudo -u autograde autograde grade ..."))
+    elif kernel_users.FIRST <= kernel_uid <= kernel_users.LAST:
+        found.append(Finding("user", OK, f"each kernel runs as an unprivileged uid of its own (from {kernel_users.FIRST}-"
+                             f"{kernel_users.LAST}, named in no user database)"))
     else:
         found.append(Finding("user", OK, f"kernels run as an unprivileged user (uid {kernel_uid})"))
     return found
+
+
+def syscall_filter_findings(bwrap_works: bool, in_force: bool) -> list[Finding]:
+    """Whether kernels run under the seccomp filter (running/seccomp.py: keyrings, namespaces, bpf...)."""
+    if not bwrap_works:
+        return []  # no sandbox at all: the sandbox finding already fails
+    if in_force:
+        return [Finding("syscalls", OK, "kernels run under the syscall filter (no keyrings, namespaces, bpf, "
+                        "mounts...: running/seccomp.py)")]
+    return [Finding("syscalls", WARN, "the syscall filter is not in force: kernels can use the host's keyrings "
+                    "(what one adds the next can read) and create namespaces", "sudo apt-get install libseccomp2 && "
+                    "pip install pyseccomp   # then the grader's log and this check say whether bwrap loads it")]
 
 
 def gpu_findings(f: GpuFacts) -> list[Finding]:
@@ -226,10 +241,7 @@ def probe_gpus() -> GpuFacts:
 
 def probe_data() -> tuple[bool, str | None]:
     import warnings
-    try:
-        from miniai.fashion import find_source as find
-    except ImportError:  # before miniai.fashion existed
-        from miniai.datasets import _resolve as find
+    from miniai.data import find_source as find
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -246,6 +258,7 @@ def gather() -> list[Finding]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     exe = shutil.which("bwrap")
     found = sandbox_findings(exe, sandbox.bwrap_available(), cgroups.available(), sandbox.kernel_uid())
+    found += syscall_filter_findings(sandbox.bwrap_available(), sandbox.syscall_filter_in_force())
     found += gpu_findings(probe_gpus())
     found += data_findings(*probe_data())
     wanted = env_yml_requirements()

@@ -51,7 +51,7 @@ def test_a_link_named_like_a_leftover_is_not_followed(tmp_path):
 
 
 def test_the_working_folder_prefix_names_this_process():
-    assert sandbox_sweep.workdir_prefix() == f"autograde-{os.getpid()}-"
+    assert sandbox_sweep.workdir_prefix() == f"autograde-{os.getpid()}-{sandbox_sweep.started(os.getpid())}-"
 
 
 @pytest.mark.skipif(not cgroups.available(), reason="no writable cgroup hierarchy here")

@@ -18,6 +18,7 @@ from autograde.outputs import figures
 from autograde.outputs.pages import render
 from autograde.outputs.records import CellResult, SubmissionResult, auto_points, points_with_written, written_points
 from autograde.running.notebook import nbgrader_meta
+from autograde.submissions import id_problem, shown
 from autograde.visible.atomic import write_atomic
 
 STATES = {  # state -> (symbol, word)
@@ -196,10 +197,14 @@ def render_feedback(result: SubmissionResult) -> str:
 
 
 def safe_part(name: str) -> str:
-    """A path component from a student or assignment id: never a way out of the feedback folder."""
+    """A path component from a student, assignment or notebook id: never a way out of the feedback
+    folder, nor a name the file system refuses. The rule is submissions.id_problem, the one a student
+    folder's name passes before it is graded; an id that fails it here came from elsewhere (a result
+    file edited by hand)."""
     name = str(name)
-    if not name or name in (".", "..") or Path(name).name != name or "\\" in name or "\x00" in name:
-        raise ValueError(f"unsafe id for a file name: {name!r}")
+    problem = id_problem(name)
+    if problem:
+        raise ValueError(f"unsafe id for a file name: {shown(name)}: {problem}")
     return name
 
 

@@ -3,7 +3,9 @@
 Pass rates count students with full marks, so a test most students half-pass still stands out;
 mistakes count students (not test cells), so one misunderstanding that fails two tests of the same
 exercise is counted once per student. Submissions that did not run cleanly are listed, because
-their low scores say nothing about the material. The page itself is templates/report.html.
+their low scores say nothing about the material; so are the folders that were not graded at all
+(a link, a name that cannot be a student id), and the notebooks that more than one student handed
+in (identical.py): a hint to look at, not a verdict. The page itself is templates/report.html.
 """
 from __future__ import annotations
 
@@ -97,8 +99,9 @@ def mistake_counts(results: list[SubmissionResult]) -> list[tuple[str, int, list
     return [(k, len(students[k]), tests[k]) for k in keys]
 
 
-def render_report(results: list[SubmissionResult], link_prefix: str = "") -> str:
-    """The instructor's report for one assignment, as a self-contained HTML document."""
+def render_report(results: list[SubmissionResult], link_prefix: str = "", skipped=(), identical=()) -> str:
+    """The instructor's report for one assignment, as a self-contained HTML document; skipped: the
+    submissions.Skipped folders, identical: the identical.Group of students who handed in the same."""
     rows = [StudentRow(r, auto_points(r), written_points(r).pending, link_prefix + feedback_relpath(r).as_posix())
             for r in results]
     scores = [row.points.score for row in rows]
@@ -114,12 +117,14 @@ def render_report(results: list[SubmissionResult], link_prefix: str = "") -> str
         tests=per_test_stats(results), test_specs=lessons.current().tests_by_id, mistakes=mistake_counts(results),
         catalogue=mistakes.BY_KEY, share=share, quote=quote,
         troubled=[row for row in rows if (row.result.status or "ok") != "ok" or row.result.message],
+        skipped=list(skipped), identical=list(identical), links={row.result.student_id: row for row in rows},
         students=sorted(rows, key=lambda row: str(row.result.student_id)))
 
 
-def write_report(results: list[SubmissionResult], out_dir: Path, link_prefix: str = "") -> Path:
+def write_report(results: list[SubmissionResult], out_dir: Path, link_prefix: str = "", skipped=(),
+                 identical=()) -> Path:
     """out_dir/report.html; link_prefix leads from there to the folder that holds feedback/."""
     path = Path(out_dir) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, render_report(results, link_prefix))
+    write_atomic(path, render_report(results, link_prefix, skipped, identical))
     return path

@@ -13,6 +13,7 @@ from autograde.visible.atomic import write_atomic
 
 GRADES_COLUMNS = ["student_id", "assignment_id", "score", "max_score"]
 CELLS_COLUMNS = ["student_id", "assignment_id", "notebook_id", "grade_id", "score", "max_score", "message"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 
 def write_csvs(results: list[SubmissionResult], out: Path) -> None:
@@ -30,20 +31,30 @@ def _csv(columns, rows) -> str:
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(columns)
-    w.writerows(rows)
+    w.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     return buf.getvalue()
+
+
+def spreadsheet_safe(value):
+    """A text cell that a spreadsheet would run as a formula (a student id "=2+5", a message quoting
+    student code) gets a leading single quote, as OWASP's "CSV Injection" advises; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def write_executed(results: list[SubmissionResult], autograded: Path) -> None:
     """nbgrader's autograded/{student}/{assignment}/{notebook}.ipynb, for the instructor (it holds the
-    hidden tests: never hand it out)."""
+    hidden tests: never hand it out), with active content stripped from what the student wrote or
+    printed (sanitise.py): the instructor renders it in formgrader or Jupyter."""
     from autograde.outputs.feedback import safe_part
+    from autograde.outputs.sanitise import sanitise_notebook
     for r in results:
         if r.executed:
             path = Path(autograded, safe_part(r.student_id), safe_part(r.assignment_id),
                         safe_part(r.notebook_id) + ".ipynb")
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, json.dumps(r.executed, indent=1))
+            write_atomic(path, json.dumps(sanitise_notebook(r.executed), indent=1))
 
 
 def save_latest(results: list[SubmissionResult], folder: Path) -> None:

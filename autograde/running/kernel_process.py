@@ -32,6 +32,7 @@ class KernelProcess:
     started_as: tuple  # (limits, env, views, sandboxed): a notebook may use it only if its run would match
     prelude: list | None  # the cells it runs before its notebook arrives (None: it waits for the notebook)
     owns_workdir: bool = False  # made for it (a kernel started ahead): removed with it
+    user: object | None = None  # its uid's lease (kernel_users.Lease), given back once nothing of it is left
     report: RunnerReport = field(default_factory=RunnerReport)
     tail: bytearray = field(default_factory=bytearray)
     threads: list = field(default_factory=list)
@@ -77,6 +78,9 @@ class KernelProcess:
             pass
         self.proc.wait()
         sandbox_sweep.kill_leftovers(self.run_id)
+        if self.user is not None:
+            self.user.release()
+            self.user = None
         if self.cgroup is not None:
             self.cgroup.close()
             self.cgroup = None

@@ -60,6 +60,8 @@ def answer_ids(nb) -> set:
 
 def read_submission(text: str) -> nbformat.NotebookNode:
     """Parse a submitted notebook; raises ValueError with a readable reason when it is not one."""
+    if text.startswith("<unreadable: ") and text.endswith(">"):  # what submissions.read_text could not read
+        raise ValueError(text[len("<unreadable: "):-1])
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as e:  # noqa: BLE001 - nbformat raises many kinds

@@ -4,8 +4,9 @@ The whole execution (nbclient *and* the kernel, see `kernel_runner`) runs inside
 by allowlist (sandbox_mounts.py): the kernel sees the system, Python, the exposed course modules and
 data, read-only, and writes only to size-capped private folders (its working folder, /tmp, /dev/shm).
 There is no network, no view of host processes and no way to outlive the run (pid namespace +
---die-with-parent). When the grader runs as root, the runner drops to an unprivileged user
-(KERNEL_USER) before the kernel starts. Memory is bounded by RLIMIT_AS, time by a per-cell timeout
+--die-with-parent), and a seccomp filter keeps it from the host kernel's shared parts (seccomp.py).
+When the grader runs as root, the runner drops to a uid of the sandbox's own (kernel_users.py) before
+the kernel starts. Memory is bounded by RLIMIT_AS, time by a per-cell timeout
 (interrupt, go on) and a wall limit (SIGKILL everything); a kernel that dies in a cell is restarted
 without that cell (kernel_runner).
 
@@ -27,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +35,10 @@ from typing import Sequence
 
 import platformdirs
 
-from autograde.running import sandbox_mounts, sandbox_sweep
+from autograde.running import kernel_users, sandbox_mounts, sandbox_sweep, seccomp
 from autograde.running.inside import kernel_runner
 from autograde.running.cgroups import SubmissionCgroup
-from autograde.running.sandbox_events import executed_notebook, summarize
+from autograde.running.sandbox_events import cap_notes, executed_notebook, summarize
 from autograde.running.kernel_process import KernelProcess
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 RUNNER = Path(kernel_runner.__file__).resolve()
 INSIDE = RUNNER.parent  # running/inside/: what runs inside the sandbox besides Python, exposed whole
 LAUNCH = Path(__file__).with_name("launch.py")  # runs outside, in front of the sandbox
-KERNEL_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
 SCRATCH_BYTES = 2 * 2**30  # size cap of the private /tmp and /dev/shm (RAM-backed, not under RLIMIT_AS)
 INTERRUPT_GRACE_S = 10  # a timed-out cell that has not stopped this long after the interrupt ends the run
 FALLBACK_WARNING = (
@@ -69,7 +68,11 @@ class Limits:
     wall_s: float = 300.0  # whole notebook, kernel start and restarts included
     cell_s: float = 60.0  # per cell; on timeout the kernel is interrupted and the next cell runs
     memory_bytes: int = 8 * 2**30  # RLIMIT_AS for every process the submission starts
+    memory_total_bytes: int = 8 * 2**30  # all its processes and tmpfs files together (cgroup memory cap)
     output_chars: int = 20_000  # per cell; longer text outputs are cut with a note
+    output_bytes: int = 2 * 2**20  # one rich output (an image/png, a text/html...); a larger one is dropped with a note
+    cell_output_bytes: int = 8 * 2**20  # one cell's outputs together; later outputs of the cell are dropped
+    notebook_output_bytes: int = 50 * 2**20  # all cells' outputs together; later outputs are dropped
     processes: int = 512  # tasks (processes and threads) in the submission's cgroup: stops fork bombs
     cpus: float | None = None  # CPU time cap in cores (cgroup quota); None: no cap
     disk_bytes: int = 2**30  # size cap of the working folder (a tmpfs: RAM-backed)
@@ -92,18 +95,20 @@ class RunResult:
     crashed_cells: list = field(default_factory=list)  # cells that killed the kernel; the rest ran after a restart
     full_cells: dict = field(default_factory=dict)  # index -> capped folders ('working folder', '/tmp') it left full
     started_ahead: bool = False  # its kernel had run the course's opening cells before the notebook came
+    notes: list = field(default_factory=list)  # a sentence per size cap the run reached (outputs, memory)
 
 
 # --------------------------------------------------------------------------- bwrap
 
 
-def _bwrap_works(exe: str, extra: Sequence[str] = ()) -> bool:
+def _bwrap_works(exe: str, extra: Sequence[str] = (), pass_fds: Sequence[int] = ()) -> bool:
     try:
         probe = subprocess.run(
             [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
              "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
              "--new-session", "--cap-drop", "ALL", *extra, "true"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"},
+            pass_fds=tuple(pass_fds))
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("bwrap self-test could not run: %s", exc)
         return False
@@ -123,7 +128,8 @@ def _bwrap_path() -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def _drops_user() -> bool:
-    """True when the runner will become KERNEL_USER: the grader is root and bwrap keeps the caps for it."""
+    """True when the runner will become a uid of its own (kernel_users.lease): the grader is root and
+    bwrap keeps the caps for it."""
     if os.geteuid() != 0:
         return False  # the kernel runs as the grader's own (unprivileged) user
     caps = [arg for cap in sandbox_mounts.KERNEL_CAPS for arg in ("--cap-add", cap)]
@@ -144,9 +150,34 @@ def bwrap_available() -> bool:
 
 
 def kernel_uid() -> int:
-    """The uid student kernels run as (for `autograde doctor`): KERNEL_USER's when the grader is root
-    and the sandbox can drop to it, else the grader's own."""
-    return KERNEL_USER[0] if bwrap_available() and _drops_user() else os.geteuid()
+    """The uid student kernels run as (for `autograde doctor`): when the grader is root and the sandbox
+    can drop privileges, the first of the block each kernel leases one of its own from
+    (kernel_users.FIRST), else the grader's own."""
+    return kernel_users.FIRST if bwrap_available() and _drops_user() else os.geteuid()
+
+
+@functools.lru_cache(maxsize=None)
+def _syscall_filter() -> bytes | None:
+    """The seccomp program kernels run under (seccomp.py), if libseccomp is here and bwrap loads it;
+    else None, warned once, loudly."""
+    bpf = seccomp.program()
+    if bpf is None:
+        return None  # seccomp.program() said why
+    fd = seccomp.program_fd(bpf)
+    try:
+        works = _bwrap_works(_bwrap_path(), ["--seccomp", str(fd)], pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    if not works:
+        log.warning("bubblewrap refused the syscall filter, so student kernels run WITHOUT it: they can use "
+                    "the host's keyrings and create namespaces (seccomp.py says what else it blocks)")
+        return None
+    return bpf
+
+
+def syscall_filter_in_force() -> bool:
+    """True when kernels run under the seccomp filter (for `autograde doctor`)."""
+    return bwrap_available() and _syscall_filter() is not None
 
 
 def _miniai_cache() -> Path:
@@ -167,7 +198,7 @@ def _needed() -> list[Path]:
 
 def _launch(command: list[str], memory_bytes: int, cgroup: SubmissionCgroup | None) -> list[str]:
     """The command behind launch.py, which sets the limits and joins the cgroups before exec."""
-    options = ["--memory", str(int(memory_bytes or 0))]
+    options = ["--parent", str(os.getpid()), "--memory", str(int(memory_bytes or 0))]  # dies with this process
     for d in cgroup.dirs if cgroup is not None else []:
         options += ["--cgroup", str(d)]
     return [os.path.abspath(sys.executable), "-I", "-S", str(LAUNCH), *options, "--", *command]
@@ -238,19 +269,25 @@ def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict |
     sandboxed = bwrap_available()
     owns = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix=sandbox_sweep.workdir_prefix()) if owns else workdir).resolve()
-    run_id = uuid.uuid4().hex
-    command, tmp = _command(workdir, limits, hide, expose, sandboxed)
+    run_id = sandbox_sweep.new_run_id()  # names this grader run: see sandbox_sweep
+    user = kernel_users.lease() if sandboxed and _drops_user() else None  # given back by kernel.close()
+    bpf = _syscall_filter() if sandboxed else None
+    filter_fd = None if bpf is None else seccomp.program_fd(bpf)  # bwrap reads it; closed here once started
+    command, tmp = _command(workdir, limits, hide, expose, sandboxed, user, filter_fd)
     if prelude is not None:
         command.append("--prelude")
     # Sandboxed, the grader's dataset cache is read-only inside (never written by a kernel).
     full_env = {"MINIAI_CACHE": str(_miniai_cache()), **(env or {})} if sandboxed else env
-    cgroup = SubmissionCgroup.create(limits.processes, limits.cpus)
+    cgroup = SubmissionCgroup.create(limits.processes, limits.cpus, limits.memory_total_bytes)
     proc = subprocess.Popen(
         _launch(command, limits.memory_bytes, cgroup), cwd="/" if sandboxed else workdir,
         env=_kernel_env(workdir, tmp, run_id, full_env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True)
+        stderr=subprocess.PIPE, start_new_session=True, pass_fds=() if filter_fd is None else (filter_fd,))
+    if filter_fd is not None:
+        os.close(filter_fd)
     kernel = KernelProcess(proc, run_id, cgroup, workdir, _started_as(limits, env, hide, expose, sandboxed),
-                           None if prelude is None else list(prelude["cells"]), owns_workdir=owns)
+                           None if prelude is None else list(prelude["cells"]), owns_workdir=owns, user=user)
+    kernel.report.oom_kills = cgroup.oom_kills if cgroup is not None else None  # which cells met the memory cap
     kernel.spawn_readers()
     if prelude is not None:
         kernel.feed(json.dumps(prelude).encode() + b"\n", close=False)
@@ -279,31 +316,39 @@ def finish(kernel: KernelProcess, nb: dict, limits: Limits, start: float) -> Run
     report = kernel.report
     status, message, errors, seconds = summarize(
         report, nb, wall_hit=wall_hit, wall_s=limits.wall_s, cell_s=limits.cell_s,
-        memory_bytes=limits.memory_bytes, log_tail=log_tail)
+        memory_bytes=limits.memory_bytes, log_tail=log_tail, memory_total_bytes=limits.memory_total_bytes)
     if status == "error":
         log.warning("runner failed (exit %s): %s", kernel.proc.returncode, log_tail[-2000:])
-    return RunResult(notebook=executed_notebook(nb, report), status=status, message=message,
+    notes = cap_notes(report, nb, output_bytes=limits.output_bytes, cell_output_bytes=limits.cell_output_bytes,
+                      notebook_output_bytes=limits.notebook_output_bytes, memory_total_bytes=limits.memory_total_bytes)
+    if status != "ok":  # an ok run's message is not shown to the student (grade.py): its notes are
+        message = " ".join([message, *(n for n in notes if n not in message)])
+    return RunResult(notebook=executed_notebook(nb, report, limits.notebook_output_bytes), status=status, message=message,
                      cell_errors=errors, cell_seconds=seconds, timed_out_cells=sorted(report.timed_out),
                      seconds=round(time.monotonic() - start, 3), sandboxed=kernel.started_as[-1],
                      probes=dict(report.probes), crashed_cells=list(report.crashed), full_cells=dict(report.full),
-                     started_ahead=kernel.prelude is not None)
+                     started_ahead=kernel.prelude is not None, notes=notes)
 
 
-def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool) -> tuple[list[str], str]:
-    """(command line, the kernel's TMPDIR)."""
+def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool, user: kernel_users.Lease | None = None,
+             filter_fd: int | None = None) -> tuple[list[str], str]:
+    """(command line, the kernel's TMPDIR). `user`: the uid the runner drops to (None: it stays who it
+    is); `filter_fd`: the seccomp program bwrap loads."""
     runner = [os.path.abspath(sys.executable), str(RUNNER), "--workdir", str(workdir),
               "--cell-timeout", repr(float(limits.cell_s)), "--output-chars", str(int(limits.output_chars)),
+              "--output-bytes", str(int(limits.output_bytes)), "--cell-output-bytes", str(int(limits.cell_output_bytes)),
+              "--notebook-output-bytes", str(int(limits.notebook_output_bytes)),
               "--interrupt-grace", str(int(INTERRUPT_GRACE_S))]
     if not sandboxed:
         warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=4)
         _log_fallback_once()
         (workdir / ".tmp").mkdir(parents=True, exist_ok=True)
         return runner, str(workdir / ".tmp")
-    drop = _drops_user()
+    drop = user is not None
     prefix = sandbox_mounts.bwrap_args(_bwrap_path(), workdir, expose=[*expose, *_needed()], hide=hide,
                                        workdir_bytes=int(limits.disk_bytes), scratch_bytes=SCRATCH_BYTES,
-                                       drop_user=drop)
+                                       drop_user=drop, seccomp_fd=filter_fd)
     runner.append("--disk-check")
     if drop:
-        runner += ["--user", "%d:%d" % KERNEL_USER]
+        runner += ["--user", user.user]
     return prefix + runner, "/tmp"

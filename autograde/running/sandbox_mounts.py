@@ -7,7 +7,7 @@ GPUs), the interpreter and venv, and the paths the caller exposes (the student-v
 modules and data). Writable: a private /tmp, /dev/shm and the working folder, each a tmpfs
 with a size cap, so nothing the kernel writes reaches the host's disk. Everything else on the
 machine (homes, /root, /srv, /mnt, /opt, other clones of the course, the host's /tmp) does not
-exist inside.
+exist inside. The system calls it may make are filtered too (seccomp.py: bwrap loads the program).
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _system() -> tuple[list[list[str]], list[list[str]]]:
 
 
 def bwrap_args(exe: str, workdir: Path, *, expose: Sequence[Path], hide: Sequence[Path] = (),
-               workdir_bytes: int, scratch_bytes: int, drop_user: bool) -> list[str]:
+               workdir_bytes: int, scratch_bytes: int, drop_user: bool, seccomp_fd: int | None = None) -> list[str]:
     """The bwrap command line (without the command to run).
 
     Mounts are applied shallowest path first so the most specific rule wins: a path exposed
@@ -53,7 +53,8 @@ def bwrap_args(exe: str, workdir: Path, *, expose: Sequence[Path], hide: Sequenc
     an empty read-only tmpfs, and the working folder is writable wherever it lives. The folders
     above each mount are made world-traversable (bwrap would copy a host mode such as /root's 0700,
     which the kernel's user could not pass).
-    `drop_user`: keep the three capabilities the runner needs to become the kernel's user."""
+    `drop_user`: keep the three capabilities the runner needs to become the kernel's user.
+    `seccomp_fd`: a file descriptor (passed on to bwrap) holding the syscall filter's BPF program."""
     links, system = _system()
     ranked = [(0, m) for m in system] + [(0, ["--ro-bind", "/sys", "/sys"])]
     ranked += [(2, ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp"]),
@@ -87,4 +88,6 @@ def bwrap_args(exe: str, workdir: Path, *, expose: Sequence[Path], hide: Sequenc
              "--new-session", "--cap-drop", "ALL"]
     for cap in KERNEL_CAPS if drop_user else ():
         args += ["--cap-add", cap]
+    if seccomp_fd is not None:  # loaded last, just before the runner starts: bwrap's own setup is not filtered
+        args += ["--seccomp", str(seccomp_fd)]
     return args + ["--chdir", str(workdir)]

@@ -5,7 +5,9 @@ data) are the same for every student and took ~5.9 s of a submission's ~10 s (be
 Started ahead, they run while the previous notebook runs. The spare is a fresh sandbox like any
 other: no student's code has run in it when its own notebook arrives, and sandbox.fits refuses it
 to a notebook that does not begin with the cells it ran. One spare per grading process, closed at
-exit if unused.
+exit if unused. A grading process killed outright closes nothing: the spare dies with it (launch.py,
+bwrap's --die-with-parent), and its working folder, in the host's temp folder, is named after the
+grader run so that the next run's sweep removes it (sandbox_sweep.py).
 """
 from __future__ import annotations
 

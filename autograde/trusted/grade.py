@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -22,7 +23,7 @@ import nbformat
 
 from autograde import paths
 from autograde.visible import lesson as lessons
-from autograde.running import gpus, sandbox_sweep, spare
+from autograde.running import gpus, launch, sandbox_sweep, spare
 from autograde.trusted import isolation, solution as reference, schema
 from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.running.notebook import canonical_notebook, graded_cells, opening, prepare, read_submission
@@ -123,7 +124,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
         result.cells.append(row)
     result.note = _zero_note(result.cells, prepared, canon)
     # Errors in cells of a notebook that ran to the end are each test's business, not a run problem.
-    result.status, result.message = run.status, run.message if run.status != "ok" else ""
+    result.status, result.message = run.status, run.message if run.status != "ok" else " ".join(getattr(run, "notes", []))
     result.executed, result.sandboxed, result.timed_out_cells = executed, run.sandboxed, list(run.timed_out_cells)
     result.timings.update(run=round(t_run - t0, 3),
                           judge=round(time.monotonic() - t_run - result.timings.get("retest", 0), 3),
@@ -158,10 +159,9 @@ def _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, t
     with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
         again = run_notebook(again_nb, Path(work), limits=replace(limits, wall_s=remaining), **run_args)
     for gid in retest:
-        better = _judged(gid, again)
+        better = _judged(gid, again)  # a run that held solution code: only its score counts
         if better.score > verdicts[gid].score:
-            better.message = _join(isolation.note(gid, lost), better.message)
-            verdicts[gid] = better
+            verdicts[gid] = isolation.retest_verdict(verdicts[gid], better, lost)
     timings["retest"] = round(time.monotonic() - t_again, 3)
 
 
@@ -235,6 +235,15 @@ def _progress(total: int):
     return tqdm(total=total, desc="grading", unit="nb", file=sys.stderr, disable=total == 0)
 
 
+def _serve(grader: int, owner: str) -> None:
+    """A pool worker's first act: die with its grader (SIGKILL), and name its working folders and cgroups
+    after it. A grader killed with SIGKILL left its workers grading on, blocked on a result pipe no one
+    read, and their kernels with them; and the next run's sweep spared their folders, named after live
+    workers."""
+    launch.die_with_parent(grader)
+    sandbox_sweep.adopt(owner)
+
+
 def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, scheduler: str | None = None,
               on_result=None, slots: list | None = None) -> list[SubmissionResult]:
     """Grade every (student_id, text): local processes (jobs) or a Dask cluster (scheduler address).
@@ -261,7 +270,8 @@ def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, sched
             for i, (sid, text) in enumerate(texts):
                 done(grade_submission(course, sid, text, slots[0] if slots else None, i + 1 < len(texts)))
         else:
-            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_serve,
+                                       initargs=(os.getpid(), sandbox_sweep.owner()))
             try:
                 def start(item, slot):  # a worker starts a next kernel only while jobs remain for it
                     i, (sid, text) = item

@@ -61,7 +61,7 @@ def _fingerprint(test_id: str) -> str:
     import torch
     import miniai
     from autograde.running.gpus import device_kind
-    miniai_src = [p.read_text() for p in sorted(Path(miniai.__file__).parent.glob("*.py"))]
+    miniai_src = [p.read_text() for p in sorted(Path(miniai.__file__).parent.rglob("*.py"))]
     parts = [json.dumps(reference.solution_sources(), sort_keys=True), *lessons.for_test(test_id).sources(),
              *miniai_src, torch.__version__, device_kind()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

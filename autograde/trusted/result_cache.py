@@ -81,7 +81,8 @@ class ResultCache:
 
     def key(self, student_id: str, text: str) -> str:
         h = hashlib.sha256(self._base.encode())
-        h.update(b"\0" + student_id.encode() + b"\0" + text.encode("utf-8", "surrogateescape"))
+        sid = student_id.encode("utf-8", "surrogatepass")  # any str, even one that is not valid UTF-8
+        h.update(b"\0" + sid + b"\0" + text.encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
     def load(self, student_id: str, text: str) -> SubmissionResult | None:

@@ -13,7 +13,8 @@ than the kernel's files when started as root). Events:
 
     {"event": "cell_start", "cell": i}
     {"event": "cell", "cell": i, "data": CELL, "seconds": s, "error": TEXT|null, "timed_out": bool,
-     "full": [folders the cell left full], "final": bool}  (final false: partial outputs of a long cell)
+     "full": [folders the cell left full], "capped": [output caps its outputs reached: 'output',
+     'cell', 'notebook'], "final": bool}  (final false: partial outputs of a long cell)
     {"event": "probe", "name": TEST_ID, "data": BASE64}   (a probe file the kernel wrote, read safely)
     {"event": "crash", "cell": i}     (the kernel died in cell i; the notebook runs again without it)
     {"event": "metadata", "data": NB_METADATA}
@@ -62,11 +63,17 @@ def _sibling(name: str):
 _channel = _sibling("runner_channel")
 _identity = _sibling("runner_identity")
 _prelude = _sibling("runner_prelude")
-Events, Probes, Capped = _channel.Events, _channel.Probes, _channel.Capped
+Events, Probes, Capped, OutputBudget = _channel.Events, _channel.Probes, _channel.Capped, _channel.OutputBudget
 
 TIMEOUT_ENAME = "CellTimeoutError"
 SAVE_EVERY_S = 2.0  # how often a long-running cell's partial outputs and new probe files are sent
-CELL_BYTES = 8 * 2**20  # one cell's outputs beyond this are dropped (with a note) before sending
+OUTPUT_KINDS = ("stream", "display_data", "execute_result", "update_display_data", "error")
+# The kernel starts as `python -m ipykernel_launcher` would, but first makes itself (and so every
+# process it starts) the one the OOM killer picks when the submission reaches its memory cap: the
+# runner, in the same cgroup, must survive to report it and restart the kernel.
+KERNEL_START = ("import runpy\n"
+                "try:\n    open('/proc/self/oom_score_adj', 'w').write('1000')\nexcept OSError:\n    pass\n"
+                "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)")
 CRASH_NOTE = ("\n[autograde: the kernel died in this cell; it was restarted and the notebook "
               "ran again without this cell]\n")
 
@@ -83,7 +90,7 @@ class _ThisPythonOnly(KernelSpecManager):
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            argv=[sys.executable, "-c", KERNEL_START, "-f", "{connection_file}"],
             display_name="Python 3",
             language="python",
             name="python3",
@@ -96,15 +103,19 @@ class _KernelManager(AsyncKernelManager):
 
 
 class _Client(NotebookClient):
-    """NotebookClient that clips text outputs as they arrive, skips the cells that crashed an
-    earlier kernel, and reports every cell to the parent."""
+    """NotebookClient that clips outputs as they arrive (text per cell in characters, each rich
+    output, each cell and the whole notebook in bytes), skips the cells that crashed an earlier
+    kernel, and reports every cell to the parent."""
 
     def __init__(self, nb, *, cell_timeout: float, output_chars: int, events: Events, probes: Probes,
-                 skip: set, capped: Capped, **kw):
+                 skip: set, capped: Capped, budget: OutputBudget, output_bytes: int, **kw):
         super().__init__(nb, **kw)
         self.cell_timeout = cell_timeout
-        self.output_chars = output_chars
+        self.output_chars, self.output_bytes, self.budget = output_chars, output_bytes, budget
         self.events, self.probes, self.skip, self.capped = events, probes, skip, capped
+        self._clip_of: dict[int, tuple[bool, bool]] = {}  # id(msg) -> (keep it, its text was cut)
+        self._noted: set[tuple[int, str]] = set()  # (cell, cap) whose note is already shown
+        self._caps: dict[int, set] = {}  # cell -> the caps its outputs reached: 'output', 'cell', 'notebook'
         self.running: int | None = None
         self.on_cell_error = self._on_cell_error
         self._used: dict[int, int] = {}  # cell index -> text characters kept so far
@@ -115,11 +126,13 @@ class _Client(NotebookClient):
 
     def send_cell(self, index: int, final: bool, seconds: float | None = None, error: str | None = None) -> None:
         cell = self.nb.cells[index]
-        if len(json.dumps(cell.get("outputs", []))) > CELL_BYTES:
+        most = self.budget.cell_bytes + 2**20  # the budget keeps it under; this is the last guard
+        if len(json.dumps(cell.get("outputs", []))) > most:
             cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=(
-                f"[autograde: this cell's outputs were larger than {CELL_BYTES // 2**20} MB and were dropped]\n"))]
+                f"[autograde: this cell's outputs were larger than {most / 2**20:.0f} MB and were dropped]\n"))]
         self.events.send(event="cell", cell=index, data=cell, seconds=seconds, error=error,
                          timed_out=index in self._timed_out, final=final,
+                         capped=sorted(self._caps.get(index, ())) if final else [],
                          full=self.capped.newly_full() if final else [])
         self._last_save = time.monotonic()
 
@@ -133,6 +146,9 @@ class _Client(NotebookClient):
         if not runs:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         self.running = cell_index
+        self.budget.reset(cell_index)  # nbclient starts the cell with no outputs
+        self._noted = {n for n in self._noted if n[0] != cell_index}
+        self._caps.pop(cell_index, None)
         self.events.send(event="cell_start", cell=cell_index)
         start, died = time.monotonic(), False
         try:
@@ -175,11 +191,59 @@ class _Client(NotebookClient):
     def process_message(self, msg, cell, cell_index):
         if msg.get("msg_type") == "status" and msg["content"].get("execution_state") == "idle":
             self._idle.add(cell_index)
+        if msg.get("msg_type") in OUTPUT_KINDS:  # before nbclient stores it, display updates included
+            self._clip_of = {id(msg): self._clip(msg, cell_index)}
         return super().process_message(msg, cell, cell_index)
 
+    def _hooked(self, msg) -> bool:
+        return bool(self.output_hook_stack[msg.get("parent_header", {}).get("msg_id")])
+
+    def clear_output(self, outs, msg, cell_index):
+        if not self._hooked(msg) and not msg["content"].get("wait"):
+            self.budget.reset(cell_index)
+        return super().clear_output(outs, msg, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        """A display update replaces outputs in place: it is counted as the bytes it adds, and
+        left out (with a note) when those pass a cap."""
+        size = _channel.output_size(msg["content"])
+        grow: dict[int, int] = {}
+        for cell_idx, indices in self._display_id_map.get(display_id, {}).items():
+            outputs = self.nb.cells[cell_idx].get("outputs", [])
+            grow[cell_idx] = sum(size - _channel.output_size(outputs[i]) for i in indices if i < len(outputs))
+        counted = []
+        for cell_idx, delta in grow.items():
+            why = self.budget.admit(cell_idx, delta)
+            if why is not None:
+                for done in counted:  # undo what was counted: nothing is updated
+                    self.budget.admit(done, -grow[done], force=True)
+                self._note(cell_idx, why)
+                return
+            counted.append(cell_idx)
+        super()._update_display_id(display_id, msg)
+
+    def _note(self, cell_index: int, why: str) -> None:
+        """The note that says a cap was reached, once per cell and cap."""
+        self._caps.setdefault(cell_index, set()).add(why)
+        if (cell_index, why) not in self._noted:
+            self._noted.add((cell_index, why))
+            self.nb.cells[cell_index].setdefault("outputs", []).append(
+                nbformat.v4.new_output("stream", name="stderr", text=self.budget.note(why)))
+
     def output(self, outs, msg, display_id, cell_index):
-        """Clip text before it is stored, so a print loop cannot grow memory or the stream."""
-        keep, cut = self._clip(msg, cell_index)
+        """Clip before it is stored, so a print or draw loop cannot grow memory or the stream."""
+        keep, cut = self._clip_of.pop(id(msg), None) or self._clip(msg, cell_index)
+        if self.clear_before_next_output and not self._hooked(msg):  # a clear_output(wait=True) lands now
+            outs[:] = []
+            self.clear_display_id_mapping(cell_index)
+            self.clear_before_next_output = False
+            self.budget.reset(cell_index)
+        if keep and not self._hooked(msg):
+            why = self.budget.admit(cell_index, _channel.output_size(msg.get("content", {})),
+                                    force=msg.get("msg_type") == "error")
+            if why is not None and msg.get("msg_type") != "error":
+                keep = False
+                self._note(cell_index, why)
         out = super().output(outs, msg, display_id, cell_index) if keep else None
         if cut and cell_index not in self._clipped:
             self._clipped.add(cell_index)
@@ -201,16 +265,24 @@ class _Client(NotebookClient):
             content["text"] = text[:room]
             self._used[cell_index] = self._used.get(cell_index, 0) + len(content["text"])
             return True, len(text) > room
-        if kind in ("execute_result", "display_data"):
+        if kind in ("execute_result", "display_data", "update_display_data"):
             data, cut, longest = content.get("data", {}), False, 0
+            if not isinstance(data, dict):
+                content["data"], data = {}, {}
             for mime, value in data.items():
                 if isinstance(value, str) and not mime.startswith("image/"):
                     if len(value) > max(room, 0):
                         data[mime], cut = value[:max(room, 0)], True
                     longest = max(longest, len(data[mime]))
-            self._used[cell_index] = self._used.get(cell_index, 0) + longest
+            if kind != "update_display_data":
+                self._used[cell_index] = self._used.get(cell_index, 0) + longest
+            if _channel.clip_bundle(content, self.output_bytes):
+                self._caps.setdefault(cell_index, set()).add("output")
             return True, cut
         if kind == "error":  # always kept; the end of a traceback is the useful part
+            for key in ("ename", "evalue"):
+                if len(str(content.get(key, ""))) > self.output_chars:
+                    content[key] = str(content[key])[:self.output_chars] + "..."
             tb = content.get("traceback", [])
             if sum(len(line) for line in tb) > self.output_chars:
                 kept, size = [tb[-1][-self.output_chars:]], len(tb[-1])
@@ -231,17 +303,19 @@ def _ticker(probes: Probes, stop: threading.Event) -> None:
 
 
 def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: int,
-        interrupt_grace: int = 10, capped: dict | None = None) -> str:
+        interrupt_grace: int = 10, capped: dict | None = None, output_bytes: int = 2 * 2**20,
+        cell_output_bytes: int = 8 * 2**20, notebook_output_bytes: int = 50 * 2**20) -> str:
     """Execute `nb` with cwd `workdir`, restarting the kernel without each cell that kills it.
     Returns the final status. Never raises for notebook problems."""
     probes, skip, capped = Probes(workdir / "probe", events), set(), Capped(capped)
+    budget = OutputBudget(cell_output_bytes, notebook_output_bytes)  # across restarts: skipped cells keep theirs
     stop = threading.Event()
     threading.Thread(target=_ticker, args=(probes, stop), daemon=True).start()
     end = {"status": "ok", "cell": None, "error": None}
     while True:
         client = _Client(
             nb, cell_timeout=cell_timeout, output_chars=output_chars, events=events, probes=probes,
-            skip=skip, capped=capped,
+            skip=skip, capped=capped, budget=budget, output_bytes=output_bytes,
             timeout_func=lambda cell: cell_timeout, interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "autograde_timeout": True, "traceback": [],
                               "evalue": f"cell timed out after {cell_timeout:g} s and was interrupted"},
@@ -265,7 +339,10 @@ def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: in
             end.update(status="error", cell=client.running, error=f"{type(exc).__name__} {where}: {exc}"[:2000])
         finally:
             atexit.unregister(client._cleanup_kernel)  # nbclient leaves it behind on some failures
-            events.send(event="metadata", data=client.nb.metadata)
+            metadata = client.nb.metadata  # widget state lands here, past the output budget: capped as one output
+            if len(json.dumps(metadata)) > output_bytes:
+                metadata = {k: v for k, v in metadata.items() if k != "widgets"}
+            events.send(event="metadata", data=metadata)
         break
     stop.set()
     probes.scan()
@@ -281,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cell-timeout", type=float, default=60.0)
     ap.add_argument("--output-chars", type=int, default=20_000)
     ap.add_argument("--interrupt-grace", type=int, default=10)
+    ap.add_argument("--output-bytes", type=int, default=2 * 2**20, help="one rich output")
+    ap.add_argument("--cell-output-bytes", type=int, default=8 * 2**20, help="one cell's outputs")
+    ap.add_argument("--notebook-output-bytes", type=int, default=50 * 2**20, help="all outputs")
     ap.add_argument("--prelude", action="store_true", help="run the course's opening cells first (runner_prelude.py)")
     args = ap.parse_args(argv)
     if args.user:
@@ -295,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     capped = {"working folder": args.workdir, "/tmp": Path("/tmp"), "/dev/shm": Path("/dev/shm")}
     status = run(nb, args.workdir, events, args.cell_timeout, args.output_chars, args.interrupt_grace,
-                 capped if args.disk_check else None)
+                 capped if args.disk_check else None, args.output_bytes, args.cell_output_bytes,
+                 args.notebook_output_bytes)
     return 0 if status == "ok" else 1
 
 

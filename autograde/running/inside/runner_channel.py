@@ -1,5 +1,5 @@
 """The runner's side of what crosses the sandbox wall: its event pipe, the probe files it reads
-for the grader, and the size-capped folders it watches. Standard library only: loaded by path by
+for the grader, the size-capped folders it watches and the byte caps on the notebook's outputs. Standard library only: loaded by path by
 kernel_runner.py, which runs inside the sandbox and imports nothing from the course.
 """
 from __future__ import annotations
@@ -94,3 +94,78 @@ class Capped:
                 full.add(label)
         new, self._full = sorted(full - self._full), full
         return new
+
+
+OUTPUT_OVERHEAD = 64  # the keys around an output's content in the notebook's JSON ("output_type"...)
+
+
+def output_size(output: dict) -> int:
+    """About the bytes one output (or a kernel message's content) takes in the notebook's JSON."""
+    if "data" in output:
+        size = len(json.dumps(output.get("data"))) + len(json.dumps(output.get("metadata", {})))
+    elif "text" in output:
+        size = len(json.dumps(output.get("text")))
+    else:
+        size = len(json.dumps([output.get("ename"), output.get("evalue"), output.get("traceback")]))
+    return size + OUTPUT_OVERHEAD
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MB" if size < 10 * 2**20 else f"{size / 2**20:.0f} MB"
+
+
+def clip_bundle(content: dict, most: int) -> list[str]:
+    """Make one rich output (a display_data/execute_result message's data and metadata) fit in
+    `most` bytes: its largest values are dropped until it does, and a text/plain note says which.
+    Returns what was dropped ('image/png of 7.5 MB'), in the student's words."""
+    data = content.get("data")
+    if not isinstance(data, dict):
+        return []
+    if len(json.dumps(content.get("metadata", {}))) > most:
+        content["metadata"] = {}
+    sizes = {mime: len(json.dumps(value)) for mime, value in data.items()}
+    dropped = []
+    while data and sum(sizes.values()) > most:
+        mime = max(sizes, key=sizes.get)
+        dropped.append(f"{mime} of {_megabytes(sizes.pop(mime))}")
+        del data[mime]
+    if dropped:
+        data["text/plain"] = (f"[autograde: this output was dropped ({', '.join(dropped)}): "
+                              f"each output may hold at most {_megabytes(most)}]")
+    return dropped
+
+
+class OutputBudget:
+    """What the notebook's outputs may hold in bytes: each cell's outputs together, and all cells'.
+
+    Counted as outputs are stored, so a cell that prints or draws in a loop cannot grow the runner's
+    memory, the event stream or the files the grader writes past these caps. A cell's count starts
+    again when its outputs are cleared (it runs again after a restart, or calls clear_output)."""
+
+    def __init__(self, cell_bytes: int, notebook_bytes: int):
+        self.cell_bytes, self.notebook_bytes = cell_bytes, notebook_bytes
+        self.used: dict[int, int] = {}
+        self.total = 0
+
+    def reset(self, cell: int) -> None:
+        self.total -= self.used.pop(cell, 0)
+
+    def admit(self, cell: int, size: int, force: bool = False) -> str | None:
+        """Count `size` more bytes (negative: fewer) for `cell`. Returns None when they fit; else
+        which cap they pass, 'notebook' or 'cell', and nothing is counted (unless `force`)."""
+        used = self.used.get(cell, 0)
+        why = None
+        if size > 0 and self.total + size > self.notebook_bytes:
+            why = "notebook"
+        elif size > 0 and used + size > self.cell_bytes:
+            why = "cell"
+        if why is None or force:
+            self.used[cell], self.total = used + size, self.total + size
+        return why
+
+    def note(self, why: str) -> str:
+        if why == "notebook":
+            return (f"\n[autograde: your notebook's outputs passed {_megabytes(self.notebook_bytes)} in total; "
+                    f"this output and later ones were dropped]\n")
+        return (f"\n[autograde: this cell's outputs passed {_megabytes(self.cell_bytes)}; "
+                f"its later outputs were dropped]\n")

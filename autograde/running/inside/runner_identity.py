@@ -1,12 +1,19 @@
 """Who the runner is inside the sandbox: started as root, it hands the working folder to the kernel's
 user and becomes that user for good; and no process of that user may open its pipes or trace it.
+
+That user is a uid of the sandbox's own (the grader's kernel_users.py), which no /etc/passwd names. So
+that what asks the user database for a name still gets one (getpass.getuser(), which torch's compile
+cache folder uses), the runner sets USER and LOGNAME, which its kernels inherit; HOME is already set.
 Standard library only: loaded by path by kernel_runner.py, which imports nothing from the course.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import pwd
 from pathlib import Path
+
+UNNAMED_USER = "student"  # the login name a kernel whose uid has no passwd entry goes by
 
 
 def become(user: str, workdir: Path) -> None:
@@ -17,6 +24,11 @@ def become(user: str, workdir: Path) -> None:
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = UNNAMED_USER
+    os.environ["USER"] = os.environ["LOGNAME"] = name
 
 
 def not_dumpable() -> None:
