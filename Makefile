@@ -9,13 +9,16 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test install release kit bench lesson
+.PHONY: demo test test-fast install release kit bench lesson
 
 demo: $(STAMP)          ## release the lesson and grade the sample class
 	$(VENV)/bin/autograde demo
 
-test: $(STAMP)          ## the whole test suite
+test: $(STAMP)          ## the whole test suite (what CI runs)
 	$(PY) -m pytest
+
+test-fast: $(STAMP)     ## unit and component tests: no whole-class grading, no venv builds
+	$(PY) -m pytest -m "not slow"
 
 install: $(STAMP)
 
@@ -23,7 +26,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[grader,test]'   # the student set, the grader's extra and the tests
 	touch $(STAMP)
 
 release: $(STAMP)       ## regenerate lessons/ from solutions/

@@ -23,9 +23,9 @@ from autograde import paths
 from autograde.outputs import feedback, gradebook, report, results
 from autograde.outputs.records import SubmissionResult
 from autograde.trusted import grade
-from autograde import identical, submissions
+from autograde import access, identical, submissions
 from autograde.course import CourseError, CourseFolder, Output
-from autograde.visible.atomic import write_atomic
+from autograde.visible.atomic import make_dirs, write_atomic
 
 
 class Interrupted(KeyboardInterrupt):
@@ -45,6 +45,7 @@ class ClassGrading:
     reused: int
     skipped: list[submissions.Skipped] = field(default_factory=list)  # folders not graded, with why
     identical: list[identical.Group] = field(default_factory=list)  # notebooks handed in twice: a hint
+    with_hand: list[SubmissionResult] = field(default_factory=list)  # results as the gradebook has them
 
 
 def say(line: str) -> None:
@@ -58,7 +59,7 @@ def check_output(output: Output, submitted: Path) -> None:
         raise CourseError(f"--out {output.root} is inside the submissions folder {submitted}: choose a folder "
                           f"outside it (the default is the course folder)")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_dirs(out)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".autograde-write-test-"):
             pass
     except OSError as e:
@@ -112,6 +113,9 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     if not course.solutions.is_file():
         raise CourseError(f"no solutions notebook at {course.solutions}: is {course.root} the course folder?")
     os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))
+    if (open_solutions := access.solutions_exposed(course)):
+        say(f"warning: other accounts on this machine can read the solutions ({course.solutions}); close them: "
+            f"{open_solutions.fix}   (autograde doctor checks the whole course)")
     if not bwrap_available():
         say("WARNING: bubblewrap (bwrap) is not available: submissions run WITHOUT network isolation or "
             "hidden paths. Install the Debian/Ubuntu package 'bubblewrap'.")
@@ -132,6 +136,7 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     stored = []
 
     def keep(result: SubmissionResult) -> None:
+        result.graded_at = result.graded_at or graded_now()  # kept with the result, so a reuse keeps it
         if kept.store(text_of[result.student_id], result):
             stored.append(result.student_id)
 
@@ -161,8 +166,13 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     for r in graded:
         sub = by_student[r.student_id]
         r.submission_note, r.timestamp, r.submitted_folder = sub.note or "", sub.timestamp, str(sub.folder)
-    write_outputs(graded, course, output, found.skipped, same)
-    return ClassGrading(graded, output, len(reused), found.skipped, same)
+    with_hand = write_outputs(graded, course, output, found.skipped, same)
+    return ClassGrading(graded, output, len(reused), found.skipped, same, with_hand)
+
+
+def graded_now() -> str:
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def in_background(fn, *args) -> Future:
@@ -197,26 +207,43 @@ def _is_json(text: str) -> bool:
 
 
 def write_outputs(graded: list[SubmissionResult], course: CourseFolder, output: Output,
-                  skipped: list[submissions.Skipped] = (), same: list[identical.Group] = ()) -> None:
-    results.write_csvs(graded, output.grader)
+                  skipped: list[submissions.Skipped] = (), same: list[identical.Group] = ()) -> list[SubmissionResult]:
+    """Everything a grading writes; returns the results as the gradebook now has them (hand scores,
+    overrides, comments), which the CSVs, the pages and the report show. The last grading's results
+    are read before they are replaced: the gradebook compares answers under hand scores with them."""
+    previous = results.load_latest(output.grader / "results")
     results.write_executed(graded, output.autograded)
     results.save_latest(graded, output.grader / "results")
-    gradebook.record(output.db_url, graded, {r.student_id: r.timestamp for r in graded},
-                     course.course_id)
-    write_feedback_pages(graded, course, output)
+    flagged = gradebook.record(output.db_url, graded, {r.student_id: r.timestamp for r in graded},
+                               course.course_id, previous)
+    for f in flagged:
+        say(str(f))
+    with_hand = as_in_gradebook(graded, course, output)
+    results.write_csvs(with_hand, output.grader)
+    write_feedback_pages(graded, course, output, with_hand)
     link_prefix = os.path.relpath(output.root, output.grader) + "/"
-    report.write_report(graded, output.grader, link_prefix, skipped=skipped, identical=same)
+    report.write_report(with_hand, output.grader, link_prefix, skipped=skipped, identical=same, flagged=flagged)
+    return with_hand
 
 
-def write_feedback_pages(graded: list[SubmissionResult], course: CourseFolder, output: Output) -> list[Path]:
-    """Each student's page, from the gradebook as it is now (hand scores, overrides, comments), with
-    the nbgrader files release_feedback needs beside it."""
+def as_in_gradebook(graded: list[SubmissionResult], course: CourseFolder, output: Output) -> list[SubmissionResult]:
+    """Each result with what people entered in the gradebook (hand scores, overrides, comments, and
+    which hand scores are flagged for them again)."""
     hand = gradebook.hand_grading(output.db_url, graded, course.course_id)
-    written = []
+    shown = []
     for r in graded:
         h = hand.get(r.student_id) or gradebook.HandGrading()
-        written.append(feedback.write_feedback(r.with_hand_grading(h.scores, h.comments), output.root,
-                                               output.feedback))
+        shown.append(r.with_hand_grading(h.scores, h.comments, h.to_review))
+    return shown
+
+
+def write_feedback_pages(graded: list[SubmissionResult], course: CourseFolder, output: Output,
+                         with_hand: list[SubmissionResult] | None = None) -> list[Path]:
+    """Each student's page, from the gradebook as it is now (hand scores, overrides, comments; read
+    here unless with_hand has them), with the nbgrader files release_feedback needs beside it."""
+    written = []
+    for r, shown in zip(graded, with_hand or as_in_gradebook(graded, course, output)):
+        written.append(feedback.write_feedback(shown, output.root, output.feedback))
         copy_nbgrader_files(r, output)
     return written
 
@@ -258,17 +285,20 @@ def copy_nbgrader_files(result: SubmissionResult, output: Output) -> None:
     parts = (feedback.safe_part(result.student_id), feedback.safe_part(result.assignment_id))
     for target in (output.autograded, output.feedback):
         dest = Path(target, *parts)
-        dest.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest)
         for name, data in found.items():
             if data is not None:
                 write_atomic(dest / name, data)
 
 
 def rebuild_feedback(course: CourseFolder, out: Path | None = None) -> list[Path]:
-    """`autograde feedback`: the pages again from the latest results and the gradebook as people left it."""
+    """`autograde feedback`: the pages, grades.csv and cells.csv again from the latest results and the
+    gradebook as people left it."""
     output = course.output(out)
     graded = results.load_latest(output.grader / "results")
     if not graded:
         raise CourseError(f"nothing graded into {output.root} yet ({output.grader / 'results'} is empty): "
                           f"run autograde grade first")
-    return write_feedback_pages(graded, course, output)
+    with_hand = as_in_gradebook(graded, course, output)
+    results.write_csvs(with_hand, output.grader)  # with the hand scores entered since the grading
+    return write_feedback_pages(graded, course, output, with_hand)

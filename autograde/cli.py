@@ -50,7 +50,7 @@ def cmd_grade(args) -> int:
     done = grade_class(course, Path(args.submitted) if args.submitted else None,
                        Path(args.out) if args.out else None, devices.jobs, args.scheduler, args.timeout,
                        args.cell_timeout, args.regrade, slots=devices.slots)
-    _print_table(done.results, done.skipped, done.identical)
+    _print_table(done.with_hand or done.results, done.skipped, done.identical)
     out = done.output
     skipped = f" ({len(done.skipped)} folder(s) not graded: see above)" if done.skipped else ""
     print(f"graded {len(done.results)} submission(s){skipped} in {time.monotonic() - t0:.1f} s -> {out.root}/: "
@@ -61,14 +61,16 @@ def cmd_grade(args) -> int:
 
 def cmd_doctor(args) -> int:
     from autograde.doctor import main as doctor
-    return doctor()
+    return doctor(args.course)
 
 
 def cmd_feedback(args) -> int:
-    from autograde.classgrade import rebuild_feedback
+    from autograde.classgrade import as_in_gradebook, rebuild_feedback
+    from autograde.outputs.results import load_latest
     course = _course(args)
     out = course.output(Path(args.out) if args.out else None)
     pages = rebuild_feedback(course, out.root)
+    _print_table(as_in_gradebook(load_latest(out.grader / "results"), course, out))
     root = "" if out.root == course.root else f" --CourseDirectory.root={out.root}"
     print(f"wrote {len(pages)} feedback page(s) from the gradebook (hand scores, overrides, comments) into "
           f"{out.feedback}/. Next: nbgrader release_feedback {paths.ASSIGNMENT}{root}")
@@ -86,19 +88,28 @@ def _grader_failures(graded) -> int:
 
 
 def _print_table(graded, skipped=(), identical=()) -> None:
-    """One line a student: points with the written answers (0 until graded by hand), and a note; a
-    folder that was not graded says why on its line. Then the notebooks more than one student handed
-    in. Everything from a submission is printed on its own line (submissions.shown)."""
-    from autograde.outputs.records import points_with_written
+    """One line a student, in the words every output uses (records.totals): automatic points, points
+    given by hand, points pending (written answers not graded yet) and the total, as the gradebook has
+    them, and a note; a folder that was not graded says why on its line. Then the notebooks more than
+    one student handed in. Everything from a submission is printed on its own line (submissions.shown)."""
+    from autograde.outputs.pages import fmt
+    from autograde.outputs.records import totals
     from autograde.submissions import shown
     width = min(40, max([len("student")] + [len(shown(r.student_id)) for r in graded] +
                         [len(s.name) for s in skipped]))
-    print(f"{'student':<{width}}  {'score':>11}  note")
+
+    dash = "\u2013"
+
+    def out_of(got, most):
+        return f"{fmt(got)} / {fmt(most)}" if most else dash
+    print(f"{'student':<{width}}  {'automatic':>11}  {'by hand':>9}  {'pending':>7}  {'total':>11}  note")
     for r in graded:
-        points = points_with_written(r)
+        t = totals(r)
         named = sorted({c.mistake for c in r.cells if c.mistake})
         note = r.message if r.status != "ok" else (", ".join(named) if named else r.note)
-        print(f"{shown(r.student_id):<{width}}  {points.score:5.2f}/{points.max:<5.1f}  {shown(note[:90])}")
+        print(f"{shown(r.student_id):<{width}}  {out_of(t.automatic, t.automatic_max):>11}  "
+              f"{out_of(t.by_hand, t.by_hand_max):>9}  {fmt(t.pending) if t.pending else dash:>7}  "
+              f"{out_of(t.total, t.max):>11}  {shown(note[:90])}")
     for s in skipped:
         print(f"{s.name:<{width}}  {'-':>11}  not graded: {s.reason}")
     if identical:
@@ -110,7 +121,7 @@ def _print_table(graded, skipped=(), identical=()) -> None:
 
 def cmd_check(args) -> int:
     _offline_defaults()
-    from autograde.selfcheck import fresh_copy, self_check
+    from autograde.selfcheck import fresh_copy, report, self_check
     if args.fresh_copy:
         if args.notebook:
             raise SystemExit("autograde check: give a notebook to check, or --fresh-copy FOLDER, not both")
@@ -129,21 +140,9 @@ def cmd_check(args) -> int:
     except (OSError, ValueError) as e:
         print(f"autograde check: {e}", file=sys.stderr)
         return 2
-    marks = {"pass": "PASS", "fail": "FAIL", "inherited": "PASS"}
-    for exercise, o in result.outcomes.items():
-        text = "" if o.status == "pass" else o.message
-        print(f"{marks[o.status]}  {exercise:<15} {text}")
-    n = len(result.outcomes)
-    inherited = any(o.status == "inherited" for o in result.outcomes.values())
-    print(f"{result.passed} of {n} exercises pass their visible checks"
-          + (" (a PASS with a note is right itself and inherits a wrong method: grading judges each exercise "
-             "over correct parent classes, so it keeps its points, but fix the parent)." if inherited else "."))
-    for gid, filled in result.written.items():
-        print(f"{'filled' if filled else 'EMPTY ':<6}  {gid:<15} written answer, graded by hand")
-    empty = [g for g, f in result.written.items() if not f]
-    if empty:
-        print(f"{len(empty)} written answer(s) still empty.")
-    return 0 if result.passed == n else 1
+    lines, status = report(result)
+    print("\n".join(lines))
+    return status
 
 
 def cmd_kit(args) -> int:
@@ -174,7 +173,7 @@ def cmd_demo(args) -> int:
     t0 = time.monotonic()
     done = grade_class(load(paths.REPO_ROOT), SAMPLES_DIR, out, jobs=args.jobs)
     print(f"3. Grades ({time.monotonic() - t0:.1f} s):")
-    _print_table(done.results, done.skipped, done.identical)
+    _print_table(done.with_hand or done.results, done.skipped, done.identical)
     grader = done.output.grader
     print(f"Feedback pages: {out}/feedback/<student>/{paths.ASSIGNMENT}/{paths.ASSIGNMENT}.html")
     print(f"Class report:   {grader}/report.html    Gradebook: {out}/gradebook.db    "
@@ -219,8 +218,9 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="release the lesson and grade the bundled sample class")
     d.add_argument("--out", default=str(paths.REPO_ROOT / "out" / "demo"))
     d.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
-    sub.add_parser("doctor", help="what grading will use here (sandbox, GPUs, data, packages) and what is "
-                                  "missing, each with the command that fixes it")
+    dr = sub.add_parser("doctor", help="what grading will use here (sandbox, GPUs, data, packages, who else can "
+                                       "read the course) and what is missing, each with the command that fixes it")
+    dr.add_argument("--course", help=course_help)
     args = p.parse_args(argv)
     handler = {"release": cmd_release, "grade": cmd_grade, "check": cmd_check, "kit": cmd_kit,
                "demo": cmd_demo, "feedback": cmd_feedback, "doctor": cmd_doctor}[args.cmd]

@@ -136,7 +136,7 @@ def data_findings(sample_ok: bool, full_source: str | None) -> list[Finding]:
         found.append(Finding("data", OK, "the committed FashionMNIST sample (the hidden short runs' data) is there"))
     else:
         found.append(Finding("data", FAIL, "the committed FashionMNIST sample (miniai/data/) is missing: the hidden "
-                             "short runs cannot run", "git checkout -- miniai/data && pip install -e ."))
+                             "short runs cannot run", "git checkout -- miniai/data && pip install -e '.[grader]'"))
     if full_source:
         found.append(Finding("data", OK, f"the lesson's full data: {full_source}"))
     else:
@@ -166,6 +166,19 @@ def package_findings(wanted: dict[str, str], installed: dict[str, str | None]) -
     if not any(f.status != OK for f in found):
         found.append(Finding("packages", OK, f"installed packages agree with environment.yml ({shown})"))
     return found
+
+
+def access_findings(exposed: list, course_root: Path | None) -> list[Finding]:
+    """What of the course other accounts can reach (access.exposures), each with the command that closes
+    it. Warnings, not failures: the doctor cannot tell students' accounts from system ones."""
+    if course_root is None:
+        return [Finding("access", WARN, "no course folder here (nbgrader_config.py), so who can read its "
+                        "solutions, submissions and gradebook was not checked",
+                        "autograde doctor --course COURSE   # or run it in the course folder")]
+    if not exposed:
+        return [Finding("access", OK, f"other accounts cannot reach the course's solutions, submissions, gradebook "
+                        f"or grading outputs ({course_root})")]
+    return [Finding("access", WARN, e.describe(), e.fix) for e in exposed]
 
 
 # --------------------------------------------------------------------------- probing this machine
@@ -252,7 +265,18 @@ def probe_data() -> tuple[bool, str | None]:
     return sample_ok, (None if full.kind == "sample" else f"{full.kind} {full.location}")
 
 
-def gather() -> list[Finding]:
+def probe_access(course: str | None = None):
+    """(exposures, course root) of the course named, else the one this command runs in; (.., None): none."""
+    from autograde import access
+    from autograde.course import CourseError, find_course
+    try:
+        found = find_course(course)
+    except CourseError:
+        return [], None
+    return access.exposures(found), found.root
+
+
+def gather(course: str | None = None) -> list[Finding]:
     from autograde.running import cgroups, sandbox
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # as grading runs: the hub is never reached
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -263,6 +287,7 @@ def gather() -> list[Finding]:
     found += data_findings(*probe_data())
     wanted = env_yml_requirements()
     found += package_findings(wanted, installed_versions({*wanted, *CALIBRATED, "nbgrader", "numpy", "distributed"}))
+    found += access_findings(*probe_access(course))
     return found
 
 
@@ -281,7 +306,7 @@ def render(findings: list[Finding]) -> tuple[str, int]:
     return "\n".join(lines), 1 if failed else 0
 
 
-def main() -> int:
-    text, code = render(gather())
+def main(course: str | None = None) -> int:
+    text, code = render(gather(course))
     print(text)
     return code

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograde import paths
 from autograde.visible import lesson as lessons
-from autograde.visible.atomic import write_atomic
+from autograde.visible.atomic import PUBLIC_FILE, write_atomic
 
 # The kit is whole folders, so the trust line is the layout: visible/ (what a student's kernel sees)
 # and running/ (how `autograde check` runs the lesson the grader's way), plus the modules that start
@@ -98,4 +98,4 @@ def write_kit(out_dir: Path, root: Path = paths.REPO_ROOT) -> Path:
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
-    return write_atomic(out_dir / f"{folder}.zip", buf.getvalue())
+    return write_atomic(out_dir / f"{folder}.zip", buf.getvalue(), mode=PUBLIC_FILE)  # handed to students

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import default_collate
 
-__all__ = ['conv', 'def_device', 'to_device', 'collate_device']
+__all__ = ['conv', 'def_device', 'describe_device', 'to_device', 'collate_device']
 
 
 def conv(ni, nf, ks=3, stride=2, act=True):
@@ -19,6 +19,16 @@ def conv(ni, nf, ks=3, stride=2, act=True):
 def_device = ('cuda' if torch.cuda.is_available()
               else 'mps' if torch.backends.mps.is_available()
               else 'cpu')
+
+
+def describe_device(device=def_device):
+    """Where training runs, in words: 'cuda (NVIDIA H100 80GB HBM3)', 'mps (Apple silicon GPU)' or
+    'cpu (no GPU found)'. The lesson prints it first: the same training run is many times slower on a CPU."""
+    device = torch.device(device)
+    if device.type == 'cuda': return f'cuda ({torch.cuda.get_device_name(device)})'
+    if device.type == 'mps': return 'mps (Apple silicon GPU)'
+    gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
+    return device.type if gpu else f'{device.type} (no GPU found)'
 
 
 def to_device(x, device=def_device):

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from fastprogress import master_bar, progress_bar
+from fastprogress.core import format_time
 from torch import optim
 from torch.optim.lr_scheduler import ExponentialLR
 from torcheval.metrics import Mean
@@ -171,8 +172,12 @@ def to_cpu(x):
     return res.float() if res.dtype == torch.float16 else res
 
 
+_clock = time.perf_counter  # a name of our own, so a test can stop time
+
+
 class MetricsCB(Callback):
-    "Accumulates torcheval metrics and the sample-weighted mean loss; logs them each epoch."
+    """Accumulates torcheval metrics and the sample-weighted mean loss; logs them each epoch, with the
+    epoch's wall time as fastai shows it (mm:ss), so a student sees what a run costs on their machine."""
     def __init__(self, *ms, **metrics):
         for o in ms: metrics[type(o).__name__] = o
         self.metrics = metrics
@@ -183,11 +188,13 @@ class MetricsCB(Callback):
     def before_fit(self, learn): learn.metrics = self
     def before_epoch(self, learn):
         for m in self.all_metrics.values(): m.reset()
+        self.start = _clock()
 
     def after_epoch(self, learn):
         log = {k: f'{v.compute():.3f}' for k, v in self.all_metrics.items()}
         log['epoch'] = learn.epoch
         log['train'] = 'train' if learn.model.training else 'eval'
+        log['time'] = format_time(_clock() - self.start)
         self._log(log)
 
     def after_batch(self, learn):
@@ -196,9 +203,6 @@ class MetricsCB(Callback):
         for m in self.metrics.values(): m.update(preds, y)
         # Weighting by batch size makes the epoch loss a per-sample mean even with a short last batch.
         self.loss.update(to_cpu(learn.loss), weight=len(y))
-
-
-_clock = time.perf_counter  # a name of our own, so a test can stop time
 
 
 class ProgressCB(Callback):

@@ -118,6 +118,108 @@ def test_conda_version_specs_are_read_as_conda_means_them(conda, pip):
     assert doctor.conda_spec(conda) == pip
 
 
+# --------------------------------------------------------------------------- who else can read the course
+
+@pytest.fixture
+def course(tmp_path):
+    """A course folder as `git clone` and `nbgrader collect` leave it under the usual umask (022)."""
+    old = os.umask(0o022)
+    root = tmp_path / "course"
+    (root / "solutions" / "accel_sgd").mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text("c.CourseDirectory.source_directory = 'solutions'\n")
+    (root / "solutions" / "accel_sgd" / "accel_sgd.ipynb").write_text("{}")
+    (root / "submitted" / "bob" / "accel_sgd").mkdir(parents=True)
+    (root / "gradebook.db").write_text("")
+    os.umask(old)
+    return root
+
+
+def access_report(root):
+    from autograde import access
+    from autograde.course import load
+    return doctor.access_findings(access.exposures(load(root)), root)
+
+
+def test_a_world_readable_course_names_each_open_part_with_the_command_that_closes_it(course):
+    found = access_report(course)
+    assert [(f.status, f.text, f.fix) for f in found] == [
+        (WARN, "the course folder can be read by other accounts: mode 0755", f"chmod o-rwx {course}"),
+        (WARN, "the solutions (solutions/) can be read by other accounts: mode 0755",
+         f"chmod -R o-rwx {course}/solutions"),
+        (WARN, f"the submissions (submitted/) can be read by other accounts (3 open, e.g. {course}/submitted): "
+               "mode 0755", f"chmod -R o-rwx {course}/submitted"),
+        (WARN, "the gradebook can be read by other accounts: mode 0644", f"chmod o-rwx {course}/gradebook.db")]
+    text, code = doctor.render(found)
+    assert f"fix: chmod -R o-rwx {course}/solutions" in text and code == 0
+
+
+def test_a_closed_course_folder_is_one_ok_line(course):
+    course.chmod(0o750)
+    assert [(f.status, f.text) for f in access_report(course)] == [
+        (OK, f"other accounts cannot reach the course's solutions, submissions, gradebook or grading outputs ({course})")]
+
+
+def test_each_fix_closes_what_it_names(course):
+    for f in access_report(course)[1:]:
+        subprocess.run(f.fix, shell=True, check=True)
+    assert [f.text for f in access_report(course)] == ["the course folder can be read by other accounts: mode 0755"]
+
+
+def test_a_collected_submission_folder_open_to_writing_is_named(course):
+    """nbgrader collect leaves submitted/{student}/{assignment} 0777: any account can add or delete files."""
+    (course / "submitted" / "bob" / "accel_sgd").chmod(0o777)
+    course.chmod(0o751)  # passable, not listable: the folders' names are known
+    [f] = [f for f in access_report(course) if "submissions" in f.text]
+    assert f.text == (f"the submissions (submitted/) can be read and changed by other accounts (3 open, e.g. "
+                      f"{course}/submitted/bob/accel_sgd): mode 0777")
+
+
+class Stop(Exception):
+    pass
+
+
+def grade_warnings(course, monkeypatch, capsys) -> list[str]:
+    """What `autograde grade` says before it loads the course (stopped there: nothing is graded)."""
+    from autograde import classgrade
+    from autograde.course import load
+    (course / "submitted" / "bob" / "accel_sgd" / "accel_sgd.ipynb").write_text("{}")
+
+    def stop(**kwargs):
+        raise Stop
+    monkeypatch.setattr(classgrade.grade, "load_course", stop)
+    with pytest.raises(Stop):
+        classgrade.grade_class(load(course))
+    return [line for line in capsys.readouterr().err.splitlines() if "solutions" in line]
+
+
+def test_grading_warns_in_one_line_while_the_solutions_are_readable(course, monkeypatch, capsys):
+    assert grade_warnings(course, monkeypatch, capsys) == [
+        f"warning: other accounts on this machine can read the solutions ({course}/solutions/accel_sgd/"
+        f"accel_sgd.ipynb); close them: chmod -R o-rwx {course}/solutions   (autograde doctor checks the whole course)"]
+
+
+def test_grading_says_nothing_of_closed_solutions(course, monkeypatch, capsys):
+    (course / "solutions").chmod(0o750)
+    assert grade_warnings(course, monkeypatch, capsys) == []
+
+
+def test_no_course_folder_warns_and_says_how_to_name_one():
+    [f] = doctor.access_findings([], None)
+    assert f.status == WARN and f.fix.startswith("autograde doctor --course COURSE")
+
+
+def test_the_gradebook_nbgrader_made_world_readable_becomes_staff_only(tmp_path):
+    from autograde.access import staff_only
+    db = tmp_path / "gradebook.db"
+    db.write_text("")
+    db.chmod(0o644)
+    staff_only(f"sqlite:///{db}")
+    assert db.stat().st_mode & 0o777 == 0o640
+    db.chmod(0o600)
+    staff_only(f"sqlite:///{db}")
+    assert db.stat().st_mode & 0o777 == 0o600  # a stricter mode stays
+
+
 # --------------------------------------------------------------------------- the verdict
 
 def test_any_failure_makes_the_exit_status_non_zero_and_says_not_ready():
@@ -138,7 +240,7 @@ def test_the_real_command_reports_every_area_and_exits_by_its_findings():
                          env=env, cwd=root, timeout=600)
     areas = {line.split()[1] for line in out.stdout.splitlines() if line.startswith("  ") and line.split()[0] in
              (OK, WARN, FAIL)}
-    assert areas - {"syscalls"} == {"sandbox", "cgroups", "user", "gpu", "data", "packages"}, out.stdout + out.stderr
+    assert areas - {"syscalls"} == {"sandbox", "cgroups", "user", "gpu", "data", "packages", "access"}, out.stdout + out.stderr
     from autograde.running import sandbox
     assert ("syscalls" in areas) == sandbox.bwrap_available()  # the filter's line, where there is a sandbox
     failed = any(line.split()[0] == FAIL for line in out.stdout.splitlines() if line.startswith("  "))

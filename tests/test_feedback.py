@@ -4,6 +4,7 @@ The pages must never show hidden test source, must escape whatever a submission 
 must count scores and mistakes exactly; a real browser checks that the page renders at all."""
 import copy
 import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +25,12 @@ EVIL_CODE = "class SGD:\n    pass  # <script>alert(1)</script>\n"
 WRITTEN = "Decoupled decay shrinks the weights directly."
 DEAD = "The kernel died while running cell 12 (a crash, or out of memory); later tests did not run."
 SOL_CURVE = [2.3, 1.9, 1.5, 1.2, 1.0, 0.9]
+
+
+def totals_of(page):
+    """The page's points table: label -> value."""
+    table = page.split('<table class="totals">')[1].split("</table>")[0]
+    return dict(re.findall(r'<t[dh]>([^<]+)</t[dh]><t[dh] class="num">([^<]+)</t[dh]>', table))
 
 
 def html_text(s):
@@ -126,8 +133,9 @@ def test_page_does_not_change_the_result(make):
 
 def test_correct_shows_total_code_and_pending_written_answer():
     page = render_feedback(correct())
-    assert "5 / 5" in page                      # auto points only; the written answer is not counted
-    assert "pending: graded by hand" in page
+    assert totals_of(page) == {"Automatic tests": "5 / 5", "Pending, to be graded by hand": "2",
+                               "Total so far": "5 / 7"}
+    assert "pending, graded by hand" in page
     assert WRITTEN in page and "graded by hand" in page
     assert "p -= self.lr * p.grad" in page      # the student's own code
     assert "SGD on small tensors" in page       # the test's description, from lessons.current().tests_by_id
@@ -140,7 +148,7 @@ def test_named_mistake_message_and_curve():
     assert FORGOT.name in page and "Recognised mistake" in page
     assert html_text(FORGOT.hint) in page and html_text(FORGOT_DETAIL) in page and html_text(RUN_MSG) in page
     assert page.count("data:image/png;base64,") == 1   # one curve: the run test
-    assert "2.29 / 5" in page                          # 0.2857 + 0 + 2
+    assert totals_of(page)["Automatic tests"] == "2.29 / 5"   # 0.2857 + 0 + 2
     assert "\u2717" in page and "\u25D0" in page       # not passed, and partly passed
     assert "not a number at 2 of 6" in page            # NaN and None are left out, and said so
 
@@ -149,12 +157,12 @@ def test_dead_kernel_notice():
     page = render_feedback(dead())
     assert "kernel stopped" in page and html_text(DEAD) in page
     assert "did not run (see the note at the top)" in page
-    assert "2 / 5" in page
+    assert totals_of(page)["Automatic tests"] == "2 / 5"
 
 
 def test_unreadable_has_no_code_and_says_why():
     page = render_feedback(unreadable())
-    assert "could not be read" in page and "0 / 5" in page
+    assert "could not be read" in page and totals_of(page)["Automatic tests"] == "0 / 5"
     assert "Your code" not in page
     assert "sandbox" not in page.lower()       # the sandbox warning is for the instructor only
 
@@ -281,13 +289,15 @@ def test_feedback_renders_in_a_real_browser(tmp_path):
 def test_a_hand_graded_written_answer_counts_in_the_total():
     page = render_feedback(correct().with_hand_grading({"written_wd_vs_l2": 1.5}, {}))
     assert "1.5 / 2 points, graded by hand" in page
-    assert "Total: 6.5 / 7" in page and "more points, pending" not in page
+    assert totals_of(page) == {"Automatic tests": "5 / 5", "By hand": "1.5 / 2", "Total": "6.5 / 7"}
 
 
 def test_an_override_replaces_the_automatic_score_and_says_so():
     page = render_feedback(with_mistake().with_hand_grading({"test_sgd_small": 2.0}, {}))
     assert "Score set by your instructor (the automatic test gave 0.29)." in page
-    assert "4 / 5" in page                             # 2 (override) + 0 + 2
+    # the override counts by hand, not as an automatic test: 0 + 2 automatic, 2 by hand
+    assert totals_of(page) == {"Automatic tests": "2 / 3", "By hand": "2 / 2",
+                               "Pending, to be graded by hand": "2", "Total so far": "4 / 7"}
 
 
 def test_instructor_comments_appear_escaped_in_their_section():
@@ -309,3 +319,98 @@ def test_the_page_says_which_notebook_was_graded():
     r = correct()
     r.submission_note = "Your submission held 2 notebooks (a.ipynb, b.ipynb); b.ipynb was graded."
     assert "Which notebook was graded" in render_feedback(r) and "b.ipynb was graded" in render_feedback(r)
+
+
+# --- the overview, the cells an exercise uses, and the dates ---------------------------------------
+
+CLIP = "def clip(x):\n    return max(-LIMIT, min(LIMIT, x))\n"
+LIMIT = "LIMIT = 5.0\n"
+PLOT = "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
+SGD_WITH_HELPER = "class SGD:\n    def opt_step(self, p): p -= self.lr * clip(p.grad)\n"
+
+
+def with_helpers(sid="fay"):
+    """ann's results, with a notebook where SGD calls clip(), which reads LIMIT, from cells she added;
+    a plotting cell she added is used by nothing."""
+    r = correct(sid)
+    nb = executed(SGD_WITH_HELPER)
+    added = lambda src: nbformat.from_dict(new_code_cell(src, metadata={"autograde": {"added": True}}))
+    nb.cells[1:1] = [added(LIMIT), added(PLOT), added(CLIP)]
+    r.executed = nb
+    r.timestamp, r.graded_at = "2026-11-30 09:15:02.250000 UTC", "2026-12-01T08:00:05+00:00"
+    return r
+
+
+def test_your_code_shows_the_added_cells_the_class_uses():
+    page = render_feedback(with_helpers())
+    code = page.split("<summary>Your code</summary>")[1].split("</details>")[0]
+    assert code.count("A cell you added, which this code uses:") == 2
+    assert html_text(LIMIT) in code and html_text(CLIP) in code   # clip directly, LIMIT through clip
+    assert "plt.plot" not in page                                  # an added cell the class does not use
+
+
+def test_the_overview_lists_each_section_with_points_status_and_link():
+    page = render_feedback(with_mistake().with_hand_grading({}, {}))
+    overview = page.split('<table class="overview">')[1].split("</table>")[0]
+    rows = [re.sub(r"<[^>]+>", " ", row).split() for row in overview.split("<tr>")[2:]]
+    assert rows == [["Exercise", "1:", "SGD", "0.29", "/", "3", "\u25D0", "partly"],
+                    ["Written", "answer:", "weight", "decay", "and", "L2", "regularisation", "\u2013", "/", "2",
+                     "\u270E", "pending,", "graded", "by", "hand"],
+                    ["Exercise", "2:", "Momentum", "2", "/", "2", "\u2713", "passed"]]
+    for key in ("sgd", "written_wd_vs_l2", "momentum"):
+        assert f'<a href="#{key}">' in overview and f'id="{key}"' in page
+
+
+def test_the_page_says_when_the_notebook_was_submitted_and_graded():
+    page = render_feedback(with_helpers())
+    assert "Submitted 2026-11-30 09:15 UTC. Graded 2026-12-01 08:00 UTC." in page
+    undated = correct()
+    undated.graded_at = "2026-12-01T09:00:00+01:00"   # no timestamp.txt: only when it was graded
+    assert '<p class="dates">Graded 2026-12-01 08:00 UTC.</p>' in render_feedback(undated)
+
+
+def test_a_hand_score_flagged_again_says_so():
+    flagged = render_feedback(correct().with_hand_grading({"written_wd_vs_l2": 1.5}, {}, {"written_wd_vs_l2"}))
+    standing = render_feedback(correct().with_hand_grading({"written_wd_vs_l2": 1.5}, {}))
+    note = "given by hand to an earlier version of your answer"
+    assert note in flagged.split('id="written_wd_vs_l2"')[1] and note not in standing
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (apt-get install chromium)")
+def test_the_browser_shows_the_overview_helper_cells_and_dates(tmp_path):
+    """The page as chromium parsed it (its DOM), not as the template wrote it."""
+    from html.parser import HTMLParser
+    html_path = write_feedback(with_helpers(), tmp_path)
+    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", f"file://{html_path}"]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+    class Reader(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.links, self.stack, self.text = set(), [], [], {}
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            self.ids.add(attrs.get("id"))
+            if tag == "a":
+                self.links.append(attrs.get("href"))
+            self.stack.append(attrs.get("class") or tag)
+
+        def handle_endtag(self, tag):
+            self.stack.pop()
+
+        def handle_data(self, data):  # the text inside each element with a class, piece by piece
+            for where in set(self.stack):
+                self.text.setdefault(where, []).append(data)
+    seen = Reader()
+    seen.feed(dom)
+    pieces = lambda where: [p.strip() for p in seen.text[where] if p.strip()]
+    assert seen.links == ["#sgd", "#written_wd_vs_l2", "#momentum"] and {"sgd", "written_wd_vs_l2", "momentum"} <= seen.ids
+    assert pieces("overview") == ["section", "points", "status", "Exercise 1: SGD", "3 / 3", "\u2713 passed",
+                                  "Written answer: weight decay and L2 regularisation", "\u2013 / 2",
+                                  "\u270E pending, graded by hand", "Exercise 2: Momentum", "2 / 2", "\u2713 passed"]
+    assert "".join(seen.text["helper"]) == LIMIT + CLIP
+    assert pieces("dates") == ["Submitted 2026-11-30 09:15 UTC. Graded 2026-12-01 08:00 UTC."]

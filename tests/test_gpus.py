@@ -327,11 +327,13 @@ def graded_on_a_fake_gpu(tmp_path_factory):
         os.environ.pop("AUTOGRADE_CACHE") if old is None else os.environ.__setitem__("AUTOGRADE_CACHE", old)
 
 
+@pytest.mark.slow
 def test_the_graded_kernel_sees_only_its_slots_gpu_with_the_memory_cap(graded_on_a_fake_gpu):
     outputs = [o.get("text", "") for c in graded_on_a_fake_gpu["executed"]["cells"] for o in c.get("outputs", [])]
     assert f"GPU env: '{SLOT_GPU}' per_process_memory_fraction:0.45 :4096:8\n" in outputs
 
 
+@pytest.mark.slow
 def test_running_out_of_gpu_memory_costs_only_that_exercises_tests_and_says_why(graded_on_a_fake_gpu):
     cells = {c["grade_id"]: c for c in graded_on_a_fake_gpu["cells"] if c["auto"]}
     lost = {g for g, c in cells.items() if c["score"] < c["max_score"]}

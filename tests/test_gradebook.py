@@ -14,11 +14,20 @@ from autograde.running.notebook import canonical_notebook, graded_cells
 STUDENT = "ann"
 
 
-def _result(auto_score: float) -> SubmissionResult:
+def _result(auto_score: float, answers: dict[str, str] | None = None) -> SubmissionResult:
+    """Every test at auto_score of its points; with answers (grade_id -> source), an executed notebook
+    whose answer cells hold them."""
     canon = canonical_notebook(nbformat.read(reference.solutions_notebook(), as_version=4))
     cells = [CellResult(c["grade_id"], auto_score * c["points"] if c["auto"] else None, c["points"],
                         "" if auto_score == 1 else "differs", auto=c["auto"]) for c in graded_cells(canon)]
-    return SubmissionResult(STUDENT, paths.ASSIGNMENT, paths.ASSIGNMENT, cells=cells)
+    executed = None
+    if answers is not None:
+        for cell in canon.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in answers:
+                cell.source = answers[gid]
+        executed = canon
+    return SubmissionResult(STUDENT, paths.ASSIGNMENT, paths.ASSIGNMENT, cells=cells, executed=executed)
 
 
 def _grades(db_url):
@@ -59,6 +68,55 @@ def test_grading_again_keeps_hand_grades_overrides_and_comments(db_url):
     assert grades["test_adam_run"] == (0.5, 0.5, True)  # a hand override stays, flagged for review as nbgrader does
     assert grades["test_sgd_small"] == (1.0, None, False)  # the new automatic score
     assert comments["adam"] == "see me"
+
+
+WRITTEN = {"written_wd_vs_l2": "Decoupled decay skips the gradient.", "adam": "class Adam(RMSProp): ..."}
+
+
+def _grade_by_hand(db_url, grade_id, score):
+    """What formgrader's grade API does: the score, and needs_manual_grade cleared."""
+    from nbgrader.api import Gradebook
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        grade = gb.find_grade(grade_id, paths.ASSIGNMENT, paths.ASSIGNMENT, STUDENT)
+        grade.manual_score, grade.needs_manual_grade = score, False
+        gb.db.commit()
+
+
+def test_a_hand_grade_stands_when_grading_again_finds_the_same_answer(db_url):
+    first = _result(1.0, WRITTEN)
+    gradebook.record(db_url, [first])
+    _grade_by_hand(db_url, "written_wd_vs_l2", 1.5)
+    _grade_by_hand(db_url, "test_adam_run", 0.5)
+    flagged = gradebook.record(db_url, [_result(1.0, WRITTEN)], previous=[first])
+    grades, _ = _grades(db_url)
+    assert grades["written_wd_vs_l2"] == (None, 1.5, False)
+    assert grades["test_adam_run"] == (1.0, 0.5, False)
+    assert flagged == []
+
+
+def test_a_hand_grade_is_flagged_again_when_its_answer_changed(db_url):
+    first = _result(1.0, WRITTEN)
+    gradebook.record(db_url, [first])
+    _grade_by_hand(db_url, "written_wd_vs_l2", 1.5)
+    _grade_by_hand(db_url, "written_adam_eps", 2.0)
+    changed = _result(1.0, {**WRITTEN, "written_wd_vs_l2": "Decoupled decay skips the gradient, and Adam's scaling."})
+    flagged = gradebook.record(db_url, [changed], previous=[first])
+    grades, _ = _grades(db_url)
+    assert grades["written_wd_vs_l2"] == (None, 1.5, True)    # the score stays, for the person to look at again
+    assert grades["written_adam_eps"] == (None, 2.0, False)   # its answer did not change
+    assert [str(f) for f in flagged] == [f"{STUDENT}: written_wd_vs_l2 flagged for grading by hand again: "
+                                         f"the written answer changed since the last grading"]
+
+
+def test_an_override_is_flagged_again_when_the_code_it_judged_changed(db_url):
+    first = _result(1.0, WRITTEN)
+    gradebook.record(db_url, [first])
+    _grade_by_hand(db_url, "test_adam_run", 0.5)
+    flagged = gradebook.record(db_url, [_result(1.0, {**WRITTEN, "adam": "class Adam(RMSProp): pass"})],
+                               previous=[first])
+    assert _grades(db_url)[0]["test_adam_run"] == (1.0, 0.5, True)
+    assert [(f.grade_id, f.why) for f in flagged] == [("test_adam_run", "the code of adam changed since the last grading")]
 
 
 def test_an_automatic_comment_goes_when_the_mistake_is_fixed(db_url):

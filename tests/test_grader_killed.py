@@ -25,6 +25,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograde import paths
 from autograde.running import cgroups, sandbox, sandbox_sweep
 
+pytestmark = pytest.mark.slow  # grades a class, builds a venv or kills a grader: `make test-fast` leaves it out
+
 A = paths.ASSIGNMENT
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 GRACE_S = 10  # how long after the kill nothing of the grader may be left

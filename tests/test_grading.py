@@ -22,6 +22,8 @@ from autograde.trusted.grade import Course, grade_submission, load_course
 from autograde.running.sandbox import Limits, bwrap_available
 from corpus import CORRECT_VARIANTS, mistake_sources, notebook_with, variant_sources
 
+pytestmark = pytest.mark.slow  # grades a class, builds a venv or kills a grader: `make test-fast` leaves it out
+
 LESSON = paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
 AUTO_MAX = 20.0  # points of the autograded test cells
 WRITTEN = ("written_wd_vs_l2", "written_adam_eps")
@@ -53,6 +55,7 @@ autograde.visible.probe.probe = lambda *a, **k: print('skipped')
 
 READ_SOLUTIONS = """
 import glob, json, pathlib, autograde
+
 repo = pathlib.Path(autograde.__file__).parent.parent
 found = sorted(glob.glob(str(repo / 'solutions' / '*' / '*.ipynb')) + glob.glob(str(repo / 'autograde' / 'mistakes.py')))
 print('found', found)
@@ -239,7 +242,7 @@ def test_a_huge_print_is_truncated_not_fatal(graded):
 
 
 def test_an_unreadable_notebook_gets_a_zero_and_a_reason(graded):
-    assert float(graded["grades"]["fault_unreadable"]["score"]) == 0.0
+    assert float(graded["grades"]["fault_unreadable"]["total"]) == 0.0
     assert "not a readable Jupyter notebook" in graded["cells"]["fault_unreadable"]["test_sgd_small"]["message"]
 
 
@@ -311,8 +314,8 @@ def test_a_dask_cluster_grades_like_local_processes(graded, tmp_path):
         out = tmp_path / "out"
         classgrade.grade_class(course_folder(paths.REPO_ROOT), sub, out, scheduler=cluster.scheduler_address, wall_s=240, cell_s=20)
     rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grader" / "grades.csv"))}
-    assert rows["correct"]["score"] == graded["grades"]["correct"]["score"]
-    assert rows["mistake_recorder"]["score"] == graded["grades"]["mistake_recorder"]["score"]
+    assert rows["correct"]["total"] == graded["grades"]["correct"]["total"]
+    assert rows["mistake_recorder"]["total"] == graded["grades"]["mistake_recorder"]["total"]
 
 
 def test_grading_again_into_the_same_out_reuses_what_did_not_change(graded, tmp_path):

@@ -141,3 +141,57 @@ def test_a_reference_run_is_computed_once_when_two_threads_ask_together(monkeypa
         judge._reference_data.cache_clear()
     assert calls == ["test_sgd_run"]
     assert got == [{"losses": [1.0], "accuracy": 0.5}] * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The student's words (issue 20 item 4, issue 18 item 6)
+
+def _run_verdict(accuracy: float):
+    """A run whose loss is 10% off at its second batch, with the given final accuracy."""
+    from autograde.trusted.lessons.accel_sgd import judges
+    want = {"losses": [2.3, 1.9, 1.5, 1.2], "accuracy": 0.791, "seed": 42}
+    data = {"losses": [2.3, 2.09, 1.5, 1.2], "accuracy": accuracy, "seed": 42}
+    return judges.run(lessons.current().tests_by_id["test_momentum_run"], data, want)
+
+
+def test_a_run_points_to_the_small_test_by_the_title_the_page_shows():
+    message = _run_verdict(0.6).message
+    assert '"Momentum on small tensors" compares your steps with the solution\'s one by one' in message
+    assert "test_momentum_small" not in message
+
+
+def test_a_run_lost_with_a_higher_accuracy_says_what_was_judged_and_why_not_accuracy():
+    v = _run_verdict(0.794)
+    assert v.score == 0.0
+    assert v.message.startswith(
+        "In a short FashionMNIST run (seed 42) your training loss leaves the solution's: at batch 2 it is 2.09 vs "
+        "1.9, more than 2% apart. What is judged is that loss, batch by batch: your final accuracy 0.794 vs 0.791 "
+        "is higher than the solution's, but after so few batches the accuracy says little, and steps that are "
+        "off can reach the same accuracy, or a better one, by chance.")
+
+
+def test_a_run_lost_with_a_lower_accuracy_gives_both_numbers():
+    assert "1.9, more than 2% apart; final accuracy 0.600 vs 0.791." in _run_verdict(0.6).message
+
+
+@pytest.mark.parametrize("test_id", ["test_has_learn_cb", "test_base_sched_cb", "test_recorder_cb", "test_sgd_small"])
+def test_a_stub_is_said_to_be_not_written_yet(test_id):
+    if test_id == "test_sgd_small":
+        data = lessons.current().collect(test_id, _Unfinished)
+    else:
+        data = {"error": "NotImplementedError: "}
+    assert judge.judge(test_id, data).message == \
+        "Not written yet: replace `raise NotImplementedError()` with your code."
+
+
+def test_a_callback_is_described_in_the_self_check_s_words():
+    """One sentence for the self-check and for grading: HasLearnCB that deletes self.learn after the fit."""
+    from autograde.visible import checks
+    sources = reference.solution_sources()
+    sources["has_learn_cb"] = sources["has_learn_cb"].replace("self.learn = None", "del self.learn")
+    classes = reference.solution_classes(sources)
+    sentence = "after the first fit, self.learn is not set; it should be None"
+    assert sentence in checks.outcome("has_learn_cb", classes["HasLearnCB"]).message
+    graded = judge.judge("test_has_learn_cb", collect_with(classes, "test_has_learn_cb")).message
+    assert graded.startswith(sentence[:1].upper() + sentence[1:] + "; after the second fit")
+    assert "'missing'" not in graded

@@ -55,6 +55,7 @@ def _solution_lines() -> set[str]:
     return lines
 
 
+@pytest.mark.slow
 def test_the_kit_holds_the_lesson_miniai_and_the_self_check(kit_zip):
     names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
     assert {"README.md", "pyproject.toml", "environment.yml", "lessons/accel_sgd/accel_sgd.ipynb",
@@ -63,12 +64,14 @@ def test_the_kit_holds_the_lesson_miniai_and_the_self_check(kit_zip):
     assert any(n.startswith("miniai/data/") for n in names), "the offline Fashion-MNIST sample"
 
 
+@pytest.mark.slow
 def test_the_kit_holds_nothing_that_holds_or_derives_the_solutions(kit_zip):
     names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
     assert not [n for n in names if n.startswith(("solutions/", "autograde/samples/", "tests/", "tools/"))]
     assert not {"autograde/mistakes.py", "autograde/judge.py", "autograde/release.py"} & names
 
 
+@pytest.mark.slow
 def test_no_line_of_any_solution_appears_in_the_kit(kit_zip):
     answers = _solution_lines()
     assert len(answers) >= len(EXERCISES), "the solution regions were not found"
@@ -79,10 +82,12 @@ def test_no_line_of_any_solution_appears_in_the_kit(kit_zip):
     assert not leaked, f"solution lines found in the student kit: {leaked[:5]}"
 
 
+@pytest.mark.slow
 def test_the_kit_is_the_same_bytes_on_every_build(kit_zip, tmp_path):
     assert kit.write_kit(tmp_path).read_bytes() == kit_zip.read_bytes()
 
 
+@pytest.mark.slow
 def test_every_module_the_kit_ships_imports_from_the_kit_alone(unpacked):
     shipped = sorted((unpacked / "autograde").rglob("*.py"))
     modules = ", ".join(".".join(p.relative_to(unpacked).with_suffix("").parts).removesuffix(".__init__")
@@ -97,12 +102,14 @@ def test_every_module_the_kit_ships_imports_from_the_kit_alone(unpacked):
     assert "No module named 'autograde.trusted'" in judge.stderr
 
 
+@pytest.mark.slow
 def test_the_self_check_passes_a_finished_notebook_from_the_kit(unpacked):
     done = _run_in_kit(unpacked, f"from autograde.cli import main; raise SystemExit(main(['check', {str(SOLVED)!r}]))")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(EXERCISES)} of {len(EXERCISES)} exercises pass" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_self_check_fails_the_unfilled_lesson_from_the_kit(unpacked):
     lesson = unpacked / "lessons" / "accel_sgd" / "accel_sgd.ipynb"
     done = _run_in_kit(unpacked, f"from autograde.cli import main; raise SystemExit(main(['check', {str(lesson)!r}]))")
@@ -110,12 +117,14 @@ def test_the_self_check_fails_the_unfilled_lesson_from_the_kit(unpacked):
     assert f"0 of {len(EXERCISES)} exercises pass" in done.stdout
 
 
+@pytest.mark.slow
 def test_instructor_commands_in_the_kit_say_what_is_missing(unpacked, tmp_path):
     done = _run_in_kit(unpacked, f"from autograde.cli import main; raise SystemExit(main(['grade', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]))")
     assert done.returncode == 2
     assert "student kit" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_the_kit_builds_as_a_package_with_its_data(unpacked, tmp_path):
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                            "--wheel-dir", str(tmp_path), str(unpacked)], capture_output=True, text=True, timeout=300)
@@ -128,6 +137,7 @@ def test_the_kit_builds_as_a_package_with_its_data(unpacked, tmp_path):
     assert not any(n.startswith(("autograde/trusted/", "autograde/outputs/")) for n in names)
 
 
+@pytest.mark.slow
 def test_the_kit_packs_the_released_lesson_twice_once_for_the_student_once_for_the_self_check(kit_zip):
     with zipfile.ZipFile(kit_zip) as zf:
         work = zf.read(f"{kit.kit_name()}/lessons/accel_sgd/accel_sgd.ipynb")
@@ -135,6 +145,7 @@ def test_the_kit_packs_the_released_lesson_twice_once_for_the_student_once_for_t
     assert work == packed == (ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb").read_bytes()
 
 
+@pytest.mark.slow
 def test_the_kit_holds_the_visible_and_running_folders_whole(kit_zip):
     names = {n.split("/", 1)[1] for n in zipfile.ZipFile(kit_zip).namelist()}
     for folder in ("visible", "running"):

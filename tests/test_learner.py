@@ -18,7 +18,7 @@ import miniai.learner as learner_mod
 from miniai.activations import set_seed
 import miniai.conv
 import miniai.init
-from miniai.conv import collate_device, def_device, to_device
+from miniai.conv import collate_device, def_device, describe_device, to_device
 from miniai.init import get_model, init_weights
 from miniai.learner import *
 
@@ -257,7 +257,8 @@ def test_momentum_learner_learns(make_dls):
 
 # --- metrics and progress ---
 
-def test_metrics_cb_loss_is_per_sample_weighted_mean(make_dls):
+def test_metrics_cb_loss_is_per_sample_weighted_mean(make_dls, monkeypatch):
+    monkeypatch.setattr(learner_mod, '_clock', lambda: 0)  # a stopped clock: every epoch takes 00:00
     set_seed(0)
     model = linear_model()
     dls = make_dls(3, n_train=6, n_valid=7, valid_bs=3)   # validation batches of 3, 3 and 1
@@ -273,7 +274,27 @@ def test_metrics_cb_loss_is_per_sample_weighted_mean(make_dls):
     assert abs(batch_mean - expected) > 1e-3   # so the test can tell weighted from unweighted
     assert torch.isclose(mcb.loss.compute().float(), expected, atol=1e-6)
     expected_acc = (preds.argmax(1) == y).float().mean()
-    assert logs == [{'accuracy': f'{expected_acc:.3f}', 'loss': f'{expected:.3f}', 'epoch': 0, 'train': 'eval'}]
+    assert logs == [{'accuracy': f'{expected_acc:.3f}', 'loss': f'{expected:.3f}', 'epoch': 0, 'train': 'eval',
+                     'time': '00:00'}]
+
+
+class Tick(Callback):
+    "A clock that moves only when a batch starts: every batch takes `secs` seconds, nothing else takes any."
+    def __init__(self, monkeypatch, secs):
+        self.now, self.secs = 0, secs
+        monkeypatch.setattr(learner_mod, '_clock', lambda: self.now)
+    def before_batch(self, learn): self.now += self.secs
+
+
+def test_metrics_cb_logs_each_epochs_own_time_as_mm_ss(make_dls, monkeypatch):
+    "4 training batches and 1 validation batch an epoch, 20 s each: 01:20 to train, 00:20 to evaluate, every epoch."
+    logs = []
+    mcb = MetricsCB(accuracy=MulticlassAccuracy())
+    mcb._log = logs.append
+    dls = make_dls(64, n_train=256, n_valid=128)
+    TrainLearner(linear_model(), dls, F.cross_entropy, cbs=[Tick(monkeypatch, 20), mcb]).fit(2)
+    assert [list(d) for d in logs] == [['accuracy', 'loss', 'epoch', 'train', 'time']] * 4
+    assert [(d['train'], d['time']) for d in logs] == [('train', '01:20'), ('eval', '00:20')] * 2
 
 
 def test_metrics_cb_names_positional_metrics_and_prints(make_dls, capsys):
@@ -289,16 +310,17 @@ def test_metrics_cb_names_positional_metrics_and_prints(make_dls, capsys):
 def table_rows(out):
     "Console table rows, without the progress-bar redraws (which end in carriage returns)."
     lines = [l.split('\r')[-1].split() for l in out.splitlines()]
-    return [l for l in lines if l and l[-1] in ('train', 'eval')]
+    return [l for l in lines if len(l) > 1 and l[-2] in ('train', 'eval')]  # the last column is the time
 
 
-def test_progress_cb_prints_table_headless(make_dls, capsys):
+def test_progress_cb_prints_table_headless(make_dls, monkeypatch, capsys):
     learn = TrainLearner(linear_model(), make_dls(64, n_train=256, n_valid=128), F.cross_entropy,
-                         cbs=[MetricsCB(accuracy=MulticlassAccuracy()), ProgressCB(plot=True)])
+                         cbs=[Tick(monkeypatch, 20), MetricsCB(accuracy=MulticlassAccuracy()), ProgressCB(plot=True)])
     learn.fit(2)
     rows = table_rows(capsys.readouterr().out)
-    assert rows[0] == ['accuracy', 'loss', 'epoch', 'train']
-    assert [r[2:] for r in rows[1:]] == [['0', 'train'], ['0', 'eval'], ['1', 'train'], ['1', 'eval']]
+    assert rows[0] == ['accuracy', 'loss', 'epoch', 'train', 'time']
+    assert [r[2:] for r in rows[1:]] == [['0', 'train', '01:20'], ['0', 'eval', '00:20'],
+                                         ['1', 'train', '01:20'], ['1', 'eval', '00:20']]
 
 
 def test_progress_cb_feeds_live_graph(make_dls, monkeypatch, capsys):
@@ -315,23 +337,19 @@ def test_progress_cb_feeds_live_graph(make_dls, monkeypatch, capsys):
     assert len(pcb.losses) == 8 and len(graphs) == 2
     (tx, ty), (vx, vy) = graphs[-1]
     assert tx == list(range(8)) and ty == pcb.losses and vx == [4, 8] and len(vy) == 2
-    val_rows = [r for r in table_rows(capsys.readouterr().out) if r[-1] == 'eval']
+    val_rows = [r for r in table_rows(capsys.readouterr().out) if r[-2] == 'eval']
     assert [f'{v:.3f}' for v in vy] == [r[0] for r in val_rows]
     assert '_log' not in vars(mcb)  # the metrics get their own logger back after the fit
 
 
 def test_progress_cb_redraws_between_batches_at_most_every_graph_every_seconds(make_dls, monkeypatch):
-    now = [0]
-    monkeypatch.setattr(learner_mod, '_clock', lambda: now[0])
-    class Tick(Callback):  # every batch takes 10 s; drawing takes none
-        def before_batch(self, learn): now[0] += 10
     drawn = []
     class RecordingBar(ConsoleMasterBar):
         def update_graph(self, g, x_bounds=None, y_bounds=None): drawn.append(len(g[0][1]))
     monkeypatch.setattr(learner_mod, 'master_bar', RecordingBar)
     pcb = ProgressCB(plot=True)
     pcb.graph_every = 25
-    TrainLearner(linear_model(), make_dls(64, n_train=256, n_valid=128), F.cross_entropy, cbs=[Tick(), pcb]).fit(2)
+    TrainLearner(linear_model(), make_dls(64, n_train=256, n_valid=128), F.cross_entropy, cbs=[Tick(monkeypatch, 10), pcb]).fit(2)
     # 4 training batches and 1 validation batch an epoch: drawn at the end of epoch 0 (t=50), then not
     # before t=75 (batch 7 of 8, t=80), and at the end of epoch 1 with every loss.
     assert drawn == [4, 7, 8]
@@ -350,7 +368,7 @@ def test_progress_cb_notebook_bars_draw_graph(make_dls, monkeypatch, capsys):
         learn.fit(2)
     finally: InteractiveShell.clear_instance()
     assert len(pcb.mbar.graph_ax.lines) == 2
-    assert pcb.mbar.lines[0] == ['accuracy', 'loss', 'epoch', 'train'] and len(pcb.mbar.lines) == 5
+    assert pcb.mbar.lines[0] == ['accuracy', 'loss', 'epoch', 'train', 'time'] and len(pcb.mbar.lines) == 5
 
 
 # --- LR finder ---
@@ -423,6 +441,24 @@ def test_def_device_and_collate_device():
     xb, yb = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate_device)))
     assert xb.shape == (4, 2) and xb.device.type == def_device and yb.device.type == def_device
     assert yb.tolist() == [0, 1, 2, 3]
+
+
+def test_describe_device_names_the_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda d=None: 'NVIDIA H100 80GB HBM3')
+    assert describe_device('cuda') == 'cuda (NVIDIA H100 80GB HBM3)'
+    assert describe_device('mps') == 'mps (Apple silicon GPU)'
+
+
+@pytest.mark.parametrize('cuda,mps,expected', [(False, False, 'cpu (no GPU found)'), (True, False, 'cpu'),
+                                               (False, True, 'cpu')], ids=['no GPU', 'cuda unused', 'mps unused'])
+def test_describe_device_says_when_no_gpu_was_found(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, 'is_available', lambda: mps)
+    assert describe_device('cpu') == expected
+
+
+def test_describe_device_describes_def_device_by_default():
+    assert describe_device() == describe_device(def_device) and describe_device().startswith(def_device)
 
 
 def test_device_cb_moves_model_and_batches(make_dls):

@@ -175,12 +175,14 @@ def linked(tmp_path_factory):
     return {"sub": sub, "out": out, "proc": proc}
 
 
+@pytest.mark.slow
 def test_only_the_real_folders_are_graded_and_no_page_is_made_under_a_link(linked):
     rows = list(csv.DictReader(open(linked["out"] / "grader" / "grades.csv", newline="")))
     assert [r["student_id"] for r in rows] == ["ann", "ben"]
     assert sorted(p.name for p in (linked["out"] / "feedback").iterdir()) == ["ann", "ben"]
 
 
+@pytest.mark.slow
 def test_each_link_is_said_in_the_printed_table_as_not_graded(linked):
     lines = linked["proc"].stdout.splitlines()
     sub = linked["sub"]
@@ -191,12 +193,14 @@ def test_each_link_is_said_in_the_printed_table_as_not_graded(linked):
                              f"followed (it would grade that work as this student's)")
 
 
+@pytest.mark.slow
 def test_the_hard_link_is_printed_as_one_notebook_handed_in_twice(linked):
     stdout = linked["proc"].stdout
     assert "handed in by more than one student (a hint to look at, not a verdict):\n" \
            "  the same notebook file: ann, ben\n" in stdout
 
 
+@pytest.mark.slow
 def test_the_report_names_the_same_notebook_and_the_links(linked):
     report = (linked["out"] / "grader" / "report.html").read_text()
     assert "Notebooks handed in by more than one student" in report

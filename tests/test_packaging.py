@@ -14,8 +14,9 @@ def _name(requirement: str) -> str:
 
 
 def pip_runtime_deps() -> set:
+    """The student set and the grader's extra: what a grading machine runs."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {_name(r) for r in project["dependencies"]}
+    return {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["grader"]}
 
 
 def conda_deps() -> set:

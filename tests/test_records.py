@@ -1,8 +1,8 @@
 """The graded-submission records: plain data across processes and files, and the two totals."""
 import json
 
-from autograde.outputs.records import (CellResult, SubmissionResult, WrittenPoints, auto_points,
-                                       points_with_written, written_points)
+from autograde.outputs.records import (CellResult, SubmissionResult, Totals, WrittenPoints, auto_points,
+                                       graded_by, points_with_written, totals, written_points)
 
 
 def graded():
@@ -52,3 +52,21 @@ def test_an_override_keeps_the_automatic_score_beside_it():
     cell = marked.cells[1]
     assert (cell.score, cell.by_hand, cell.auto_score) == (2.0, True, 1.0)
     assert marked.comments == {"adam": "fine"} and graded().cells[1].score == 1.0
+
+
+def test_totals_before_anyone_grades_by_hand():
+    assert totals(graded()) == Totals(automatic=3.0, automatic_max=4.0, by_hand=0.0, by_hand_max=0.0,
+                                      pending=2.0, total=3.0, max=6.0)
+
+
+def test_an_override_counts_by_hand_not_as_automatic():
+    marked = graded().with_hand_grading({"test_adam_small": 2.0, "written_wd_vs_l2": 1.5}, {})
+    assert totals(marked) == Totals(automatic=2.0, automatic_max=2.0, by_hand=3.5, by_hand_max=4.0,
+                                    pending=0.0, total=5.5, max=6.0)
+    assert [graded_by(c) for c in marked.cells] == ["automatic", "by hand", "by hand"]
+
+
+def test_when_it_was_graded_travels_with_the_result():
+    r = graded()
+    r.graded_at = "2026-12-01T08:00:05+00:00"
+    assert SubmissionResult.from_dict(json.loads(json.dumps(r.to_dict()))).graded_at == "2026-12-01T08:00:05+00:00"

@@ -138,12 +138,14 @@ def graded(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_the_leaking_momentum_was_graded_over_the_course_sgd(graded):
     cells = {r["grade_id"]: r for r in csv.DictReader(open(graded / "grader" / "cells.csv"))}
     momentum = cells["test_momentum_small"]
     assert float(momentum["score"]) > 0 and "Graded over the course's SGD" in momentum["message"]
 
 
+@pytest.mark.slow
 def test_no_line_of_the_course_sgd_reaches_page_csv_or_gradebook(graded):
     from nbgrader.api import Gradebook
     unwritten = _unwritten_solution_lines([OWN_SGD, LEAKING_MOMENTUM])

@@ -75,6 +75,27 @@ def test_cell_timeout_interrupts_and_goes_on(tmp_path):
     assert "after" in result.probes
 
 
+def _lesson_like(*cells):
+    """A notebook shaped like a prepared lesson: course cells, then an answer cell (nbgrader solution)."""
+    return new_notebook(cells=[*cells, new_code_cell("answer = 42", metadata={"nbgrader": {
+        "solution": True, "grade": False, "grade_id": "answer"}})])
+
+
+def test_the_course_opening_cells_are_bounded_by_the_wall_limit_not_the_cell_limit(tmp_path):
+    """No student code runs before the first answer cell; a slow import there on a busy machine must
+    not cost the student every test (CI saw the setup cell pass 20 s under load)."""
+    nb = _lesson_like(new_code_cell("import time; time.sleep(3)"))
+    result = run_notebook(nb, tmp_path, limits=Limits(wall_s=60, cell_s=1))
+    assert result.status == "ok" and result.cell_errors == {}, result.message
+
+
+def test_a_cell_the_student_added_before_the_answers_keeps_the_cell_limit(tmp_path):
+    added = new_code_cell("while True: pass", metadata={"autograde": {"added": True}})
+    nb = _lesson_like(new_code_cell("x = 1"), added)
+    result = run_notebook(nb, tmp_path, limits=Limits(wall_s=60, cell_s=1))
+    assert result.cell_errors == {1: "timed out after 1 s"}, result.message
+
+
 def test_an_error_that_says_timed_out_is_not_a_cell_timeout(tmp_path):
     result, _ = run(tmp_path, "raise TimeoutError('timed out')", limits=Limits(wall_s=60, cell_s=30))
     assert result.cell_errors[0] == "TimeoutError: timed out"

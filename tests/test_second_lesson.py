@@ -20,6 +20,8 @@ import pytest
 
 from autograde.visible import lesson
 
+pytestmark = pytest.mark.slow  # grades a class, builds a venv or kills a grader: `make test-fast` leaves it out
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "ema_course"
 EXPECTED = REPO / "autograde" / "visible" / "lessons" / "ema" / "expected.json"
@@ -93,10 +95,15 @@ def test_self_check_passes_a_filled_copy_and_names_the_mistake(course):
     assert "2 of 2 exercises pass their visible checks" in right.stdout
     swapped = autograde("check", "work/swapped.ipynb", cwd=root, cache=cache)
     assert swapped.returncode == 1
-    lines = dict(line.split(None, 2)[1:] for line in swapped.stdout.splitlines() if line.startswith(("PASS", "FAIL")))
+    rows = [line.split(None, 2) for line in swapped.stdout.splitlines() if line.startswith(("PASS", "FAIL", "DEPENDS"))]
+    marks, lines = {r[1]: r[0] for r in rows}, {r[1]: r[2] for r in rows}
+    assert marks == {"ema": "FAIL", "debiased_ema": "DEPENDS"}
     assert lines["ema"].startswith("EMA: Looks like: the average's weights swapped.")
-    # DebiasedEMA builds on EMA (the registry's builds_on), so its check knows EMA's mistake too
-    assert lines["debiased_ema"].startswith("DebiasedEMA: Looks like: the average's weights swapped.")
+    # DebiasedEMA builds on EMA (the registry's builds_on): grading judges it over the course's EMA (full
+    # marks below), so its check depends on EMA rather than failing, and knows EMA's mistake
+    debiased = lines["debiased_ema"]
+    assert debiased.startswith("DebiasedEMA builds on EMA, which fails its own check")
+    assert "The difference looks like: the average's weights swapped." in debiased
     assert swapped.stdout.rstrip().endswith("0 of 2 exercises pass their visible checks.")
 
 
@@ -113,7 +120,7 @@ def test_grading_a_tiny_class_end_to_end(course):
     assert done.returncode == 0, done.stdout + done.stderr
     grader = root / "out" / "grader"
     with open(grader / "grades.csv") as f:
-        totals = {r["student_id"]: (float(r["score"]), float(r["max_score"])) for r in csv.DictReader(f)}
+        totals = {r["student_id"]: (float(r["total"]), float(r["max_score"])) for r in csv.DictReader(f)}
     assert totals == {"right": (3.0, 3.0), "stub": (0.0, 3.0), "swapped": (1.0, 3.0)}
     with open(grader / "cells.csv") as f:
         cells = {(r["student_id"], r["grade_id"]): r for r in csv.DictReader(f)}

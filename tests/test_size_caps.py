@@ -153,6 +153,7 @@ def graded_class(tmp_path_factory):
     return root / "out", (grades, results), done.stderr
 
 
+@pytest.mark.slow
 def test_a_huge_submission_secret_is_not_copied_and_the_rest_is(graded_class):
     out, _, stderr = graded_class
     for top in ("autograded", "feedback"):
@@ -160,10 +161,11 @@ def test_a_huge_submission_secret_is_not_copied_and_the_rest_is(graded_class):
     assert "submission_secret.txt is 104,857,600 bytes, more than nbgrader writes (4,096 at most): not copied" in stderr
 
 
+@pytest.mark.slow
 def test_a_notebook_past_the_size_cap_is_refused_for_that_student_only(graded_class):
     _, (grades, results), _ = graded_class
     assert results["bob"]["status"] == "unreadable"
     assert results["bob"]["message"] == ("Your submission could not be graded: the notebook file is larger than "
                                          "64 MB, the most a submission may be, so it was not read.")
     assert results["ann"]["status"] == "ok"
-    assert (float(grades["ann"]["score"]), float(grades["ann"]["max_score"])) == (3.0, 3.0)
+    assert (float(grades["ann"]["total"]), float(grades["ann"]["max_score"])) == (3.0, 3.0)

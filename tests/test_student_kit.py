@@ -25,6 +25,8 @@ from autograde.visible.lessons.accel_sgd import LESSON
 EXERCISES = LESSON.classes
 from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
 
+pytestmark = pytest.mark.slow  # grades a class, builds a venv or kills a grader: `make test-fast` leaves it out
+
 README = Path(kit.README_TEMPLATE)
 CPU_TORCH = ".venv/bin/pip install torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 SETUP = ["python3 -m venv .venv", CPU_TORCH, ".venv/bin/pip install -e .", ".venv/bin/autograde check --fresh-copy work"]

@@ -108,6 +108,7 @@ def messy_class(tmp_path_factory):
     return {"out": out, "sub": sub, "proc": proc}
 
 
+@pytest.mark.slow
 def test_the_command_grades_one_notebook_and_says_which(messy_class):
     rows = list(csv.DictReader(open(messy_class["out"] / "grader" / "grades.csv")))
     assert [r["student_id"] for r in rows] == ["zed"]
@@ -115,11 +116,13 @@ def test_the_command_grades_one_notebook_and_says_which(messy_class):
             "the one named like the assignment's notebook.") in messy_class["proc"].stderr
 
 
+@pytest.mark.slow
 def test_the_student_page_says_which_notebook_was_graded(messy_class):
     page = (messy_class["out"] / "feedback" / "zed" / A / f"{A}.html").read_text()
     assert "Which notebook was graded" in page and "accel_sgd.ipynb was graded" in page
 
 
+@pytest.mark.slow
 def test_the_command_warns_about_the_link_and_the_loose_notebook(messy_class):
     err = messy_class["proc"].stderr
     assert f"warning: skipped mallory: its folder is a link to {messy_class['sub'].parent / 'elsewhere'}" in err
@@ -158,6 +161,7 @@ def test_submissions_for_other_assignments_only_are_an_error_that_names_them(tmp
 
 # --- Ctrl-C ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_results_already_graded(tmp_path):
     sub, out = tmp_path / "sub", tmp_path / "out"
     notebook(sub / "aaa" / A / f"{A}.ipynb")  # unreadable: graded at once, first

@@ -71,11 +71,13 @@ def main():
         for d in SAMPLES.iterdir():
             if d.is_dir():
                 shutil.rmtree(d)
-    for sid, nb in students.items():
+    for i, (sid, nb) in enumerate(students.items()):
         path = SAMPLES / sid / "accel_sgd" / "accel_sgd.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
-        print(f"wrote {path.relative_to(ROOT)}")
+        # What nbgrader's submit leaves beside the notebook: fixed, one day apart, so the demo is repeatable.
+        (path.parent / "timestamp.txt").write_text(f"2026-11-{21 + i} {11 + i}:{1 + i:02d}:00.000000 UTC")
+        print(f"wrote {path.relative_to(ROOT)} and its timestamp.txt")
 
 
 if __name__ == "__main__":

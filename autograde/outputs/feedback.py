@@ -1,8 +1,11 @@
 """The page each student gets back: what every hidden test checked, what it found, and their own code.
 
 Only three things reach the page: the test descriptions from lessons.current().tests_by_id, the judge's scores and
-messages, and the student's own answer cells. Test cells are never read, so hidden test source
-cannot leak. Everything that came from a submission (code, messages, ids) is escaped by the
+messages, and the student's own cells (answer cells, and the cells they added that an exercise's code
+uses: outputs/answers.py). Test cells are never read, so hidden test source cannot leak. The page
+opens with an overview (each exercise's points and status, linked to its section), the points in
+the words every output uses (records.totals: automatic, by hand, pending, total), and when the
+notebook was submitted (nbgrader's timestamp.txt, when there is one) and graded. Everything that came from a submission (code, messages, ids) is escaped by the
 template (templates/feedback.html), because a submission may contain markup meant to run in the
 reader's browser.
 """
@@ -16,10 +19,10 @@ from autograde.visible import lesson as lessons
 from autograde.trusted import mistakes
 from autograde.outputs import figures
 from autograde.outputs.pages import render
-from autograde.outputs.records import CellResult, SubmissionResult, auto_points, points_with_written, written_points
-from autograde.running.notebook import nbgrader_meta
+from autograde.outputs.answers import answer_sources, helper_sources
+from autograde.outputs.records import CellResult, SubmissionResult, totals
 from autograde.submissions import id_problem, shown
-from autograde.visible.atomic import write_atomic
+from autograde.visible.atomic import make_dirs, write_atomic
 
 STATES = {  # state -> (symbol, word)
     "pass": ("\u2713", "passed"),
@@ -27,6 +30,8 @@ STATES = {  # state -> (symbol, word)
     "fail": ("\u2717", "not yet"),
     "pending": ("\u270E", "by hand"),
 }
+OVERVIEW_STATES = {**STATES, "pending": ("\u270E", "pending, graded by hand"),
+                   "hand": ("\u270E", "graded by hand")}
 
 STATUS_HEADLINES = {
     "timeout": "Your notebook reached the time limit",
@@ -61,19 +66,17 @@ def sections(result: SubmissionResult) -> list[tuple[str, list[CellResult]]]:
     return list(groups.items())
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
-def answer_sources(executed) -> dict[str, str]:
-    """grade_id -> the student's answer cell text. Only solution cells: test cells hold hidden tests."""
-    out: dict[str, str] = {}
-    for cell in (executed or {}).get("cells", []) if isinstance(executed, dict) else []:
-        meta = nbgrader_meta(cell)
-        if meta.get("solution") and meta.get("grade_id") and meta["grade_id"] not in out:
-            out[meta["grade_id"]] = _source(cell)
-    return out
+def when(text: str | None) -> str | None:
+    """A date as the page shows it: "2026-11-30 09:15 UTC", read as nbgrader reads timestamp.txt (a
+    time without a zone is UTC); text that is not a date is shown as it is, cut at 64 characters."""
+    if not text:
+        return None
+    from nbgrader.utils import parse_utc
+    try:
+        moment = parse_utc(str(text))
+    except (ValueError, OverflowError):
+        return str(text)[:64]
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass
@@ -115,6 +118,7 @@ class Section:
     tests: list[TestView] = field(default_factory=list)
     answer: str | None = None  # the student's code or written text
     comment: str | None = None  # from the instructor
+    helpers: list[str] = field(default_factory=list)  # cells the student added that the code uses
 
     @property
     def got(self) -> float:
@@ -127,6 +131,21 @@ class Section:
     @property
     def full(self) -> bool:
         return all(cell_state(c) == "pass" for c in self.cells)
+
+    @property
+    def state(self) -> str:
+        """The section as a whole, for the overview: a written answer is pending until graded by hand."""
+        if self.kind == "written":
+            return "pending" if self.cells[0].score is None else "hand"
+        if self.full:
+            return "pass"
+        return "partial" if self.got > 0 else "fail"
+
+    @property
+    def heading(self) -> str:
+        if self.kind == "exercise":
+            return f"Exercise {self.number}: {self.title}"
+        return self.title or "Other tests"
 
 
 def _accuracy_line(acc: dict) -> str:
@@ -171,7 +190,7 @@ def _sections(result: SubmissionResult, comments: dict[str, str]) -> list[Sectio
             number += 1
             found.append(Section("exercise", key, cells, lessons.current().classes[key], number,
                                  [_test_view(c, run_message) for c in cells], answers.get(key),
-                                 comments.pop(key, None)))
+                                 comments.pop(key, None), helper_sources(result.executed, key)))
         elif all(not c.auto for c in cells):
             text = (answers.get(key) or "").strip()
             found.append(Section("written", key, cells, lessons.current().written.get(key, f"Written answer ({key})"),
@@ -190,8 +209,8 @@ def render_feedback(result: SubmissionResult) -> str:
     if status != "ok" or result.message:
         notice = STATUS_HEADLINES.get(status, "A note about this run")
     return render("feedback.html", title=f"Feedback: {result.assignment_id} ({result.student_id})",
-                  r=result, notice=notice, auto=auto_points(result), written=written_points(result),
-                  total=points_with_written(result), sections=found, states=STATES,
+                  r=result, notice=notice, t=totals(result), sections=found, states=STATES,
+                  overview_states=OVERVIEW_STATES, submitted=when(result.timestamp), graded=when(result.graded_at),
                   loose_comments=[text for _, text in sorted(comments.items())],  # on cells without a section
                   have_notebook=isinstance(result.executed, dict))
 
@@ -218,6 +237,6 @@ def write_feedback(result: SubmissionResult, out_dir: Path, feedback_dir: Path |
     """Into out_dir/feedback/ (nbgrader's default), or the course's configured feedback_dir."""
     rel = feedback_relpath(result)
     path = Path(feedback_dir).joinpath(*rel.parts[1:]) if feedback_dir else Path(out_dir) / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     write_atomic(path, render_feedback(result))
     return path

@@ -6,10 +6,12 @@ pages, report, the command's table). Where a result crosses a process boundary (
 Dask worker) or is kept on disk (the result cache, grader/results/), it travels as plain JSON-able
 data: `to_dict` and `from_dict`, so a worker never needs to unpickle grader classes.
 
-Two totals, named for what they count:
-- `auto_points`: the automatic tests only (what the pages and the report call the auto score);
-- `points_with_written`: every graded cell, written answers at 0 until a person grades them (the
-  grades.csv total).
+Every output says a submission's points the same way (`totals`): each graded cell is in exactly one
+of three parts. *Automatic*: a test's score as the grader gave it. *By hand*: a score a person entered
+in the gradebook (a written answer, or an override of a test). *Pending*: a written answer nobody has
+graded yet. The *total* is automatic plus by hand, out of every cell's points: what nbgrader's
+gradebook (formgrader, `nbgrader export`) calls the submission's score. `auto_points`,
+`points_with_written` and `written_points` are the older, coarser sums, kept for their callers.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class CellResult:
     details: dict = field(default_factory=dict)  # e.g. the loss curve of a training-run test
     by_hand: bool = False  # a person set this score in the gradebook
     auto_score: float | None = None  # the automatic score a person's score replaced
+    to_review: bool = False  # a person's score the gradebook flags for them again (the answer changed)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class SubmissionResult:
     timestamp: str | None = None  # nbgrader's timestamp.txt
     submitted_folder: str = ""
     comments: dict[str, str] = field(default_factory=dict)  # instructor comments by cell name
+    graded_at: str | None = None  # when this result was computed (ISO 8601, UTC)
 
     def to_dict(self) -> dict:
         """Plain data (JSON-able), for process boundaries and files."""
@@ -69,10 +73,13 @@ class SubmissionResult:
     def written_cells(self) -> list[CellResult]:
         return [c for c in self.cells if not c.auto]
 
-    def with_hand_grading(self, scores: dict[str, float], comments: dict[str, str]) -> SubmissionResult:
+    def with_hand_grading(self, scores: dict[str, float], comments: dict[str, str],
+                          to_review=()) -> SubmissionResult:
         """The result as the gradebook now has it: a score a person entered (a written answer, or an
-        override of a test) replaces the automatic one, and their comments join the page."""
-        cells = [replace(c, score=scores[c.grade_id], by_hand=True, auto_score=c.score)
+        override of a test) replaces the automatic one, and their comments join the page; to_review:
+        the grade ids whose hand score the gradebook flags for a person again."""
+        cells = [replace(c, score=scores[c.grade_id], by_hand=True, auto_score=c.score,
+                         to_review=c.grade_id in to_review)
                  if c.grade_id in scores else c for c in self.cells]
         return replace(self, cells=cells, comments=dict(comments))
 
@@ -83,8 +90,42 @@ class Points:
     max: float
 
 
+@dataclass(frozen=True)
+class Totals:
+    """A submission's points in the one vocabulary every output uses (see the module's docstring)."""
+    automatic: float
+    automatic_max: float
+    by_hand: float
+    by_hand_max: float
+    pending: float  # the points of written answers nobody has graded yet
+    total: float  # automatic + by_hand
+    max: float  # every graded cell's points
+
+    @property
+    def graded_max(self) -> float:
+        """The points graded so far (automatically or by hand): max less pending."""
+        return round(self.automatic_max + self.by_hand_max, 4)
+
+
+def graded_by(cell: CellResult) -> str:
+    """"automatic", "by hand" or "pending": the part of the totals a cell counts in."""
+    if cell.by_hand or (not cell.auto and cell.score is not None):
+        return "by hand"
+    return "automatic" if cell.auto and cell.score is not None else "pending"
+
+
+def totals(result: SubmissionResult) -> Totals:
+    parts: dict[str, list[CellResult]] = {"automatic": [], "by hand": [], "pending": []}
+    for c in result.cells:
+        parts[graded_by(c)].append(c)
+    got = {k: round(sum(c.score or 0.0 for c in cells), 4) for k, cells in parts.items()}
+    out_of = {k: round(sum(c.max_score for c in cells), 4) for k, cells in parts.items()}
+    return Totals(got["automatic"], out_of["automatic"], got["by hand"], out_of["by hand"], out_of["pending"],
+                  round(got["automatic"] + got["by hand"], 4), round(sum(out_of.values()), 4))
+
+
 def auto_points(result: SubmissionResult) -> Points:
-    """The automatic tests' points: scored, available."""
+    """The automatic tests' cells, whoever scored them: scored, available (older sum; see totals)."""
     auto = result.auto_cells()
     return Points(round(sum(c.score or 0.0 for c in auto), 4), round(sum(c.max_score for c in auto), 4))
 

@@ -5,7 +5,11 @@ mistakes count students (not test cells), so one misunderstanding that fails two
 exercise is counted once per student. Submissions that did not run cleanly are listed, because
 their low scores say nothing about the material; so are the folders that were not graded at all
 (a link, a name that cannot be a student id), and the notebooks that more than one student handed
-in (identical.py): a hint to look at, not a verdict. The page itself is templates/report.html.
+in (identical.py): a hint to look at, not a verdict. Each student's points are said as on every
+other output (records.totals: automatic, by hand, pending, total), from the gradebook as it was when
+the report was written; the grade distribution is of the automatic points, which every submission
+has from the start. Hand scores that grading again flagged for a person (the answer changed under
+them) are listed with why. The page itself is templates/report.html.
 """
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ from autograde.trusted import mistakes
 from autograde.outputs import figures
 from autograde.outputs.feedback import cell_state, feedback_relpath
 from autograde.outputs.pages import render
-from autograde.outputs.records import Points, SubmissionResult, auto_points, written_points
-from autograde.visible.atomic import write_atomic
+from autograde.outputs.records import SubmissionResult, Totals, totals
+from autograde.visible.atomic import make_dirs, write_atomic
 
 
 @dataclass
@@ -44,8 +48,7 @@ class Rate:
 class StudentRow:
     """One submission in the report's tables, with the link to its feedback page."""
     result: SubmissionResult
-    points: Points  # the automatic tests'
-    pending: float  # written answers' points still to grade by hand
+    points: Totals
     href: str
 
 
@@ -99,13 +102,14 @@ def mistake_counts(results: list[SubmissionResult]) -> list[tuple[str, int, list
     return [(k, len(students[k]), tests[k]) for k in keys]
 
 
-def render_report(results: list[SubmissionResult], link_prefix: str = "", skipped=(), identical=()) -> str:
+def render_report(results: list[SubmissionResult], link_prefix: str = "", skipped=(), identical=(),
+                  flagged=()) -> str:
     """The instructor's report for one assignment, as a self-contained HTML document; skipped: the
-    submissions.Skipped folders, identical: the identical.Group of students who handed in the same."""
-    rows = [StudentRow(r, auto_points(r), written_points(r).pending, link_prefix + feedback_relpath(r).as_posix())
-            for r in results]
-    scores = [row.points.score for row in rows]
-    max_points = max((row.points.max for row in rows), default=0.0)
+    submissions.Skipped folders, identical: the identical.Group of students who handed in the same,
+    flagged: the gradebook.Flagged hand scores that grading again sent back to a person."""
+    rows = [StudentRow(r, totals(r), link_prefix + feedback_relpath(r).as_posix()) for r in results]
+    scores = [row.points.automatic for row in rows]
+    max_points = max((row.points.automatic_max for row in rows), default=0.0)
     return render(
         "report.html", title=f"Grading report: {results[0].assignment_id if results else ''}",
         assignment_id=results[0].assignment_id if results else "", n=len(results),
@@ -117,14 +121,15 @@ def render_report(results: list[SubmissionResult], link_prefix: str = "", skippe
         tests=per_test_stats(results), test_specs=lessons.current().tests_by_id, mistakes=mistake_counts(results),
         catalogue=mistakes.BY_KEY, share=share, quote=quote,
         troubled=[row for row in rows if (row.result.status or "ok") != "ok" or row.result.message],
-        skipped=list(skipped), identical=list(identical), links={row.result.student_id: row for row in rows},
+        skipped=list(skipped), identical=list(identical), flagged=list(flagged),
+        links={row.result.student_id: row for row in rows},
         students=sorted(rows, key=lambda row: str(row.result.student_id)))
 
 
 def write_report(results: list[SubmissionResult], out_dir: Path, link_prefix: str = "", skipped=(),
-                 identical=()) -> Path:
+                 identical=(), flagged=()) -> Path:
     """out_dir/report.html; link_prefix leads from there to the folder that holds feedback/."""
     path = Path(out_dir) / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, render_report(results, link_prefix, skipped, identical))
+    make_dirs(path.parent)
+    write_atomic(path, render_report(results, link_prefix, skipped, identical, flagged))
     return path

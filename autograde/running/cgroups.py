@@ -116,11 +116,12 @@ class SubmissionCgroup:
         self._oom_kills = 0  # the last count read: what `oom_kills` says once the group is gone
 
     @classmethod
-    def create(cls, processes: int, cpus: float | None, memory_bytes: int | None = None) -> "SubmissionCgroup | None":
+    def create(cls, processes: int, cpus: float | None, memory_bytes: int | None = None,
+               prefix: str = "autograde-") -> "SubmissionCgroup | None":
         """The groups for one submission: at most `processes` tasks, `cpus` cores, `memory_bytes` of
-        memory for all its processes and tmpfs files together (None or 0: that cap is not set)."""
-        from autograde.running.sandbox_sweep import workdir_prefix  # (it imports this module)
-        name = f"{workdir_prefix()}{uuid.uuid4().hex[:12]}"  # the grader run that made it: see sandbox_sweep
+        memory for all its processes and tmpfs files together (None or 0: that cap is not set).
+        `prefix` names the grader run that made it (sandbox_sweep.workdir_prefix: the sweep reads it)."""
+        name = f"{prefix}{uuid.uuid4().hex[:12]}"
         made: list[Path] = []
         try:
             v1 = _v1_dirs()

@@ -278,7 +278,8 @@ def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict |
         command.append("--prelude")
     # Sandboxed, the grader's dataset cache is read-only inside (never written by a kernel).
     full_env = {"MINIAI_CACHE": str(_miniai_cache()), **(env or {})} if sandboxed else env
-    cgroup = SubmissionCgroup.create(limits.processes, limits.cpus, limits.memory_total_bytes)
+    cgroup = SubmissionCgroup.create(limits.processes, limits.cpus, limits.memory_total_bytes,
+                                     prefix=sandbox_sweep.workdir_prefix())
     proc = subprocess.Popen(
         _launch(command, limits.memory_bytes, cgroup), cwd="/" if sandboxed else workdir,
         env=_kernel_env(workdir, tmp, run_id, full_env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,

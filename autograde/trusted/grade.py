@@ -24,7 +24,7 @@ import nbformat
 from autograde import paths
 from autograde.visible import lesson as lessons
 from autograde.running import gpus, launch, sandbox_sweep, spare
-from autograde.trusted import isolation, solution as reference, schema
+from autograde.trusted import isolation, solution as reference
 from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.running.notebook import canonical_notebook, graded_cells, opening, prepare, read_submission
 from autograde.running.notebook import grade_id as cell_grade_id
@@ -133,14 +133,11 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
 
 
 def _judged(test_id: str, run):
-    """The judge's verdict on what one test's probe sent in this run (schema-checked first)."""
+    """The judge's verdict on what one test's probe sent in this run (decoded and schema-checked once)."""
     from autograde.trusted import judge
-    try:
-        data = schema.load_probe(test_id, (getattr(run, "probes", None) or {}).get(test_id))
-    except schema.Malformed as e:
-        return judge.malformed(test_id, e)
-    verdict = judge.judge(test_id, data)
-    if data is None:
+    raw = (getattr(run, "probes", None) or {}).get(test_id)
+    verdict = judge.judge_probe(test_id, raw)
+    if raw is None:
         verdict.details["no_result"] = True
     return verdict
 

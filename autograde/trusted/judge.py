@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from autograde.visible import lesson as lessons
-from autograde.trusted import mistakes, solution as reference, schema
+from autograde.trusted import lessons as trusted_lessons, mistakes, solution as reference, schema
+from autograde.trusted.lessons import Judging
 from autograde.visible.compare import agrees
 from autograde.trusted.result_cache import cache_dir, store_json
 
@@ -34,18 +34,8 @@ class Verdict:
                 "mistake": self.mistake, "details": self.details}
 
 
-@dataclass(frozen=True)
-class Judging:
-    """How one kind of test is judged: `schema(test)` checks its probe data (schema.py's builders),
-    `verdict(test, data, want)` scores it against the solution versions' data."""
-    schema: Callable
-    verdict: Callable
-
-
 def judging(test_id: str) -> Judging:
-    """The judge a test names in its lesson's registry, from that lesson's trusted JUDGES."""
-    from autograde.trusted import lessons as trusted_lessons
-    return trusted_lessons.of_test(test_id).JUDGES[lessons.for_test(test_id).tests_by_id[test_id].judge]
+    return trusted_lessons.judging(test_id)
 
 
 def _test(test_id: str):
@@ -126,21 +116,40 @@ def judge(test_id: str, data) -> Verdict:
 
     Never raises for anything in `data`: malformed data (see schema.py) and any error while
     comparing become this test's zero with a message, so one submission cannot stop a class."""
-    try:
-        test = _test(test_id)
-    except LookupError:
-        raise KeyError(f"unknown test {test_id!r}") from None
+    _known(test_id)
     try:
         data = schema.check(test_id, data)
     except schema.Malformed as e:
         return malformed(test_id, e)
+    return _score(test_id, data)
+
+
+def judge_probe(test_id: str, raw: bytes | None) -> Verdict:
+    """judge() on the bytes a kernel's probe sent (None: it sent none), decoded and checked once."""
+    _known(test_id)
+    try:
+        data = schema.load_probe(test_id, raw)
+    except schema.Malformed as e:
+        return malformed(test_id, e)
+    return _score(test_id, data)
+
+
+def _known(test_id: str) -> None:
+    try:
+        _test(test_id)
+    except LookupError:
+        raise KeyError(f"unknown test {test_id!r}") from None
+
+
+def _score(test_id: str, data) -> Verdict:
+    """The verdict on data that passed the test's schema."""
     if data is None:
         return Verdict(test_id, 0.0, "This test did not run: the notebook stopped or skipped it before "
                                      "its hidden checks could record a result.")
     verdict = judging(test_id).verdict
     want = reference_data(test_id)  # a failure here is the grader's, not the student's: let it show
     try:
-        return verdict(test, data, want)
+        return verdict(_test(test_id), data, want)
     except Exception as e:  # noqa: BLE001 - a judge bug on odd data costs this test, not the class
         return Verdict(test_id, 0.0, f"The grader could not judge this test: {type(e).__name__}: {str(e)[:200]}. "
                                      f"It scores zero; ask your instructor to look at it.")

@@ -17,7 +17,7 @@ from pathlib import Path
 from autograde import paths
 from autograde.visible import lesson as lessons
 from autograde.trusted import solution as reference
-from autograde.visible.atomic import write_atomic
+from autograde.visible.atomic import PUBLIC_FILE, write_atomic
 
 LESSONS_DIR = paths.REPO_ROOT / "lessons"
 
@@ -85,7 +85,7 @@ def write_visible_expected(path: Path | None = None) -> Path:
     except (OSError, ValueError):
         old = None
     if not same_within_tolerance(old, new):
-        write_atomic(path, json.dumps(new, indent=1, sort_keys=True) + "\n")
+        write_atomic(path, json.dumps(new, indent=1, sort_keys=True) + "\n", mode=PUBLIC_FILE)  # kernels read it
     return path
 
 
@@ -97,4 +97,6 @@ def release(course=None) -> list[Path]:
         return [generate_lesson(), write_visible_expected()]
     os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))  # the expectations come from its solutions
     lesson = generate_lesson(course.release_dir, db_url=course.output().db_url, course_root=course.root)
+    from autograde.access import staff_only
+    staff_only(course.output().db_url)
     return [lesson, write_visible_expected()]

@@ -18,7 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from autograde.running import sandbox
-from autograde.visible.atomic import write_atomic
+from autograde.visible.atomic import make_dirs, write_atomic
 from autograde.outputs.records import SubmissionResult
 
 PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "miniai")  # autograde/, miniai/
@@ -103,7 +103,7 @@ def store_json(path: Path, data) -> bool:
     """Write a cache entry whole or not at all (readers never see half a file); False if it cannot be
     written: a read-only cache only costs time."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         write_atomic(path, json.dumps(data))
     except OSError:
         return False

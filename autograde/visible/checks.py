@@ -4,8 +4,16 @@
 mistakes, the mistakes of each exercise's parent classes included, so a check can name a mistake
 and say which class's method it comes from. Nothing here reads the solutions.
 
+Each check has one of three states, with grading's meaning: "pass" (the public checks pass; hidden
+inputs may still find more), "fail" (this exercise's own code differs: grading takes points from it
+too) and "depends" (a class it builds on fails its own check). Grading judges an exercise over the
+course's versions of the classes it builds on when those lost points (trusted/isolation.py), and the
+kit holds no solutions, so a check cannot judge such a class apart from its parent: it says so,
+names the parent to fix first, and never says "fail" for what may be the parent's mistake.
+
 A failing check raises CheckFailed, whose traceback IPython hides: the student sees the message
-only, in red, and "Run All" stops there (later cells would train with the broken class).
+only, in red, and "Run All" stops there (later cells would train with the broken class). A check
+that depends on a failing parent prints a ⚠ line: Run All has already stopped at the parent's check.
 """
 from __future__ import annotations
 
@@ -16,23 +24,24 @@ from pathlib import Path
 
 from autograde.visible import lesson as lessons
 from autograde.visible.compare import agrees
-from autograde.visible.wording import describe
+from autograde.visible.wording import depends_on, describe
 
 RESULTS_MARK = "autograde-visible-results:"
+PASS, FAIL, DEPENDS = "pass", "fail", "depends"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One exercise's visible check. status: "pass"; "fail"; or "inherited" (the class's own code
-    agrees, the difference comes from a method it inherits from an earlier exercise: grading judges
-    it over the solution's parents, so it keeps its points there)."""
+    """One exercise's visible check: status PASS, FAIL or DEPENDS (see the module's docstring);
+    `parent`: with DEPENDS, the exercise whose class fails its own check."""
     exercise: str
     status: str
     message: str
+    parent: str = ""
 
     @property
     def passed(self) -> bool:
-        return self.status != "fail"
+        return self.status == PASS
 
 
 class CheckFailed(AssertionError):
@@ -60,17 +69,14 @@ def _owner(cls, method: str):
     return next((k for k in getattr(cls, "__mro__", ()) if method in vars(k)), None)
 
 
-def _inherited(exercise: str, cls, named: dict) -> Outcome | None:
-    """The data match a parent exercise's mistake, in a method this class does not override."""
-    if named.get("exercise", exercise) == exercise or not named.get("method"):
+def _inherited(name: str, cls, parent, named: dict | None) -> str | None:
+    """The data match the failing parent's mistake, in a method this class does not override."""
+    if not named or not named.get("method") or named.get("cls") != parent.__name__:
         return None
-    owner = _owner(cls, named["method"])
-    if owner is None or owner is cls or owner.__name__ != named.get("cls"):
+    if _owner(cls, named["method"]) is not parent:
         return None
-    name, parent = lessons.for_exercise(exercise).classes[exercise], owner.__name__
-    return Outcome(exercise, "inherited",
-                   f"{name}'s own code agrees, but the difference comes from {parent}.{named['method']}, which "
-                   f"{name} inherits ({named['name']}): fix {parent} first.")
+    return (f"{name}'s own code agrees, but the difference comes from {parent.__name__}.{named['method']}, "
+            f"which {name} inherits ({named['name']}): fix {parent.__name__} first.")
 
 
 def _failing_parent(exercise: str, cls):
@@ -85,45 +91,49 @@ def _failing_parent(exercise: str, cls):
     return None
 
 
-def _over_failing_parent(exercise: str, cls, parent) -> Outcome | None:
-    """The lesson may judge the class's own code without its failing parent (Exercise.judged_alone)."""
-    judged_alone = lessons.for_exercise(exercise).exercise(exercise).judged_alone
-    message = judged_alone and judged_alone(cls, parent, expected(exercise)["expected"])
-    return Outcome(exercise, "inherited", message) if message else None
+def _depending(exercise: str, cls, parent, named: dict | None) -> Outcome:
+    """A class over a parent that fails its own check: which parent to fix first, and what the check
+    can still tell: the parent's mistake it inherits, or (Exercise.judged_alone) that its own code
+    agrees where the lesson can judge it without the parent."""
+    lesson = lessons.for_exercise(exercise)
+    name = lesson.classes[exercise]
+    judged_alone = lesson.exercise(exercise).judged_alone
+    message = (_inherited(name, cls, parent, named)
+               or (judged_alone and judged_alone(cls, parent, expected(exercise)["expected"]))
+               or depends_on(name, parent.__name__, named and named["name"]))
+    return Outcome(exercise, DEPENDS, message, lesson.exercise_of(parent.__name__))
 
 
 def outcome(exercise: str, cls) -> Outcome:
-    """This exercise's class on the public inputs."""
+    """This exercise's class on the public inputs: PASS, FAIL, or DEPENDS on a failing parent."""
     lesson = lessons.for_exercise(exercise)
     want = expected(exercise)
     name = lesson.classes[exercise]
     got = lesson.public_data(exercise, cls)
     if agrees(got, want["expected"]):
         n = len(want["expected"]["cases"]) if "cases" in want["expected"] else len(want["expected"])
-        return Outcome(exercise, "pass", f"{name}: all {n} public checks pass.")
+        return Outcome(exercise, PASS, f"{name}: all {n} public checks pass.")
     named = next((w for w in want["mistakes"] if agrees(got, w["data"])), None)
-    inherited = named and _inherited(exercise, cls, named)
-    if inherited:
-        return inherited
-    parent = None if named else _failing_parent(exercise, cls)
-    judged = parent and _over_failing_parent(exercise, cls, parent)
-    if judged:
-        return judged
+    parent = _failing_parent(exercise, cls)
+    if parent is not None:
+        # Even data that look like this class's own catalogued mistake may come from the parent (a
+        # subclass that calls the parent's method inherits the parent's slip): grading decides over
+        # the course's parent, which this check does not have.
+        return _depending(exercise, cls, parent, named)
     hint = f"Looks like: {named['name']}. {named['hint']} " if named else ""
-    note = (f" {parent.__name__} fails its own check too, and {name} inherits from it: fix {parent.__name__} "
-            f"first, the difference may come from there.") if parent else ""
     what = (lesson.describe or describe)(got, want["expected"])
     what = what[:1].upper() + what[1:] if hint else what
-    return Outcome(exercise, "fail", f"{name}: {hint}{what}.{note}")
+    return Outcome(exercise, FAIL, f"{name}: {hint}{what}.")
 
 
 def check(exercise: str, *classes) -> None:
-    """Print a ✓ line, or raise CheckFailed with what differs (shown without a traceback)."""
+    """Print a ✓ line (PASS) or a ⚠ line (DEPENDS), or raise CheckFailed with what differs (shown
+    without a traceback)."""
     result = outcome(exercise, classes[0])
     _results[exercise] = result
-    if result.status == "fail":
+    if result.status == FAIL:
         raise CheckFailed(result.message)
-    print(("✓ " if result.status == "pass" else "⚠ ") + result.message)
+    print(("✓ " if result.status == PASS else "⚠ ") + result.message)
 
 
 def print_results() -> None:

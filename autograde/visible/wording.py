@@ -21,6 +21,15 @@ def raised(error: str) -> str:
     return f"your code raised {error[:300]}"
 
 
+def depends_on(name: str, parent: str, looks_like: str | None = None) -> str:
+    """A class whose check cannot judge it apart from a failing parent class (the DEPENDS state):
+    grading judges it over the course's version of that parent, so its points hang on its own code."""
+    seen = f" The difference looks like: {looks_like}." if looks_like else ""
+    return (f"{name} builds on {parent}, which fails its own check, so this check cannot tell {name}'s own code apart "
+            f"from it: fix {parent} first, then check {name} again.{seen} Grading judges {name} over the "
+            f"course's {parent}, so a mistake in {parent} costs points in {parent} only.")
+
+
 def case_name(name: str) -> str:
     return name.removeprefix("public: ")
 

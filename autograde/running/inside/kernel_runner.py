@@ -302,6 +302,22 @@ def _ticker(probes: Probes, stop: threading.Event) -> None:
         probes.scan()
 
 
+def opening_cells(nb) -> list:
+    """The course's own cells before the first answer cell or cell the student added (imports, data).
+    No student code runs in them, so the per-cell limit, there to stop a student's loop, does not
+    apply: on a loaded machine the setup cell's imports took over 20 s, and a timeout there cost the
+    student every test. The wall limit still bounds them."""
+    cells = []
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {})
+        if meta.get("autograde", {}).get("added"):
+            return cells
+        if meta.get("nbgrader", {}).get("solution"):
+            return cells
+        cells.append(cell)
+    return []  # no answer cell: not a lesson, nothing is the course's opening
+
+
 def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: int,
         interrupt_grace: int = 10, capped: dict | None = None, output_bytes: int = 2 * 2**20,
         cell_output_bytes: int = 8 * 2**20, notebook_output_bytes: int = 50 * 2**20) -> str:
@@ -309,6 +325,7 @@ def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: in
     Returns the final status. Never raises for notebook problems."""
     probes, skip, capped = Probes(workdir / "probe", events), set(), Capped(capped)
     budget = OutputBudget(cell_output_bytes, notebook_output_bytes)  # across restarts: skipped cells keep theirs
+    course_opening = {id(c) for c in opening_cells(nb)}  # bounded by the wall limit, not the cell limit
     stop = threading.Event()
     threading.Thread(target=_ticker, args=(probes, stop), daemon=True).start()
     end = {"status": "ok", "cell": None, "error": None}
@@ -316,7 +333,7 @@ def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: in
         client = _Client(
             nb, cell_timeout=cell_timeout, output_chars=output_chars, events=events, probes=probes,
             skip=skip, capped=capped, budget=budget, output_bytes=output_bytes,
-            timeout_func=lambda cell: cell_timeout, interrupt_on_timeout=True,
+            timeout_func=lambda cell: None if id(cell) in course_opening else cell_timeout, interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "autograde_timeout": True, "traceback": [],
                               "evalue": f"cell timed out after {cell_timeout:g} s and was interrupted"},
             iopub_timeout=interrupt_grace, allow_errors=True, record_timing=True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from autograde.trusted.judge import Judging
+from autograde.trusted.lessons import Judging
 from autograde.trusted.lessons.accel_sgd import judges, schemas
 from autograde.trusted.lessons.accel_sgd.mistakes import MISTAKES  # noqa: F401
 

@@ -12,7 +12,9 @@ import math
 from autograde.trusted.judge import Verdict, matching_mistake
 from autograde.trusted.lessons.accel_sgd import diagnosis
 from autograde.visible.compare import case_differences, difference
+from autograde.visible.lessons.accel_sgd import LESSON, wording
 from autograde.visible.lessons.accel_sgd.optimizers import HIDDEN_OPT_CASES
+from autograde.visible.wording import NOT_WRITTEN, raised
 
 # Short runs: correct code written differently drifts by float rounding (largest gap measured:
 # 3.1e-3, Momentum at lr 1.5 with lerp_); every catalogued mistake that touches the run moves the
@@ -30,6 +32,21 @@ def _join(*parts) -> str:
     return " ".join(p for p in parts if p).strip()
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _not_written(error) -> bool:
+    """The student's code raised the stub's NotImplementedError: the exercise is not written yet."""
+    return raised(str(error)) == NOT_WRITTEN
+
+
+def _title(exercise: str, judge: str) -> str:
+    """The title the feedback page gives the exercise's test judged by `judge` (the registry's `what`):
+    a message names a test as the student sees it, never by its id."""
+    return next(t.what for t in LESSON.tests if t.exercise == exercise and t.judge == judge)
+
+
 def optimizer(test, data: dict, want: dict) -> Verdict:
     test_id = test.test_id
     diffs = case_differences(data, want)
@@ -37,6 +54,9 @@ def optimizer(test, data: dict, want: dict) -> Verdict:
     score = round(1 - len(failed) / len(diffs), 4)
     if not failed:
         return Verdict(test_id, 1.0)
+    errors = [data["cases"][k].get("error") for k in failed if isinstance(data.get("cases", {}).get(k), dict)]
+    if len(errors) == len(diffs) and all(_not_written(e) for e in errors):
+        return Verdict(test_id, 0.0, _sentence(NOT_WRITTEN))
     m = matching_mistake(test_id, data)
     seeds = {c.name: c.seed for c in HIDDEN_OPT_CASES}
     case, what = next(iter(failed.items()))
@@ -55,10 +75,20 @@ def curve_gap(got: list, want: list) -> tuple[float, int]:
     return worst, at
 
 
+def _failed_run(error) -> str:
+    if _not_written(error):
+        return f"The short training run stopped at code that is {NOT_WRITTEN}."
+    return f"The short training run failed: {str(error)[:300]}"
+
+
 def _run_problem(data: dict, want: dict) -> tuple[str, dict]:
-    """Empty string when the short run matches the solution's within tolerance, else why not."""
+    """Empty string when the short run matches the solution's within tolerance, else why not.
+
+    What is judged is the training loss, batch by batch. The final accuracy of a run this short is
+    only a coarse summary: a wrong step can end as accurate as the right one, or more, so a close or
+    higher accuracy is said to be no excuse, and why."""
     if "error" in data:
-        return f"The short training run failed: {str(data['error'])[:300]}", {}
+        return _failed_run(data["error"]), {}
     got = data.get("losses")
     if not isinstance(got, list) or len(got) != len(want["losses"]):
         return "The short training run did not produce one loss per training batch.", {}
@@ -70,10 +100,20 @@ def _run_problem(data: dict, want: dict) -> tuple[str, dict]:
     acc_gap = abs(acc - want["accuracy"]) if math.isfinite(acc) else math.inf
     if gap <= RUN_LOSS_TOL and acc_gap <= RUN_ACC_TOL:
         return "", details
+    accuracy = f"final accuracy {acc:.3f} vs {want['accuracy']:.3f}"
+    if gap <= RUN_LOSS_TOL:
+        return (f"In a short FashionMNIST run (seed {want['seed']}) your training loss follows the solution's, "
+                f"but the {accuracy}: more than {RUN_ACC_TOL} apart."), details
     g = got[at]
-    return (f"In a short FashionMNIST run (seed {want['seed']}) your training loss leaves the solution's: "
-            f"at batch {at + 1} it is {g if not isinstance(g, float) else f'{g:.4g}'} vs {want['losses'][at]:.4g}; "
-            f"final accuracy {acc:.3f} vs {want['accuracy']:.3f}."), details
+    where = (f"In a short FashionMNIST run (seed {want['seed']}) your training loss leaves the solution's: "
+             f"at batch {at + 1} it is {g if not isinstance(g, float) else f'{g:.4g}'} vs {want['losses'][at]:.4g}, "
+             f"more than {RUN_LOSS_TOL:.0%} apart")
+    if acc_gap <= RUN_ACC_TOL or acc > want["accuracy"]:
+        closeness = "higher than" if acc > want["accuracy"] else "close to"
+        return (f"{where}. What is judged is that loss, batch by batch: your {accuracy} is {closeness} the "
+                f"solution's, but after so few batches the accuracy says little, and steps that are off can "
+                f"reach the same accuracy, or a better one, by chance."), details
+    return f"{where}; {accuracy}.", details
 
 
 def run(test, data: dict, want: dict) -> Verdict:
@@ -81,15 +121,18 @@ def run(test, data: dict, want: dict) -> Verdict:
     problem, details = _run_problem(data, want)
     if not problem:
         return Verdict(test_id, 1.0, details=details)
-    ex = test.exercise
-    return Verdict(test_id, 0.0, _join(problem, f"The feedback of test_{ex}_small says what differs step by step."),
+    small = _title(test.exercise, "optimizer")
+    return Verdict(test_id, 0.0, _join(problem, f'"{small}" compares your steps with the solution\'s one by one: '
+                                                f'when it also lost points, its message says where they part.'),
                    details=details)
 
 
 def onecycle(test, data: dict, want: dict) -> Verdict:
     test_id = test.test_id
     if "error" in data:
-        return Verdict(test_id, 0.0, f"The 1cycle run failed: {str(data['error'])[:300]}")
+        error = data["error"]
+        return Verdict(test_id, 0.0, f"The 1cycle run stopped at code that is {NOT_WRITTEN}." if _not_written(error)
+                       else f"The 1cycle run failed: {str(error)[:300]}")
     recs_diff = difference(data.get("recs"), want["recs"], path="recorded")
     problem, details = _run_problem(data, want)
     parts = []
@@ -101,41 +144,21 @@ def onecycle(test, data: dict, want: dict) -> Verdict:
     return Verdict(test_id, score, _join(*parts), details=details)
 
 
-def _describe_fit(fit: str, got, want) -> str:
-    """What a scheduler/recorder callback did differently in one fit, in plain words."""
-    if not isinstance(got, dict):
-        return f"no result for the {fit} fit"
-    if "steps" in want:
-        steps = got.get("steps") if isinstance(got.get("steps"), list) else []
-        in_valid = sum(1 for s in steps if isinstance(s, list) and len(s) == 3 and s[2] is False)
-        if want["created"] != got.get("created"):
-            return (f"in the {fit} fit the scheduler was built {len(got.get('created') or [])} time(s) "
-                    f"(expected once, in before_fit, from learn.opt)")
-        if len(steps) != len(want["steps"]) or in_valid:
-            extra = f", {in_valid} of them during validation" if in_valid else ""
-            return (f"in the {fit} fit the scheduler stepped {len(steps)} times{extra}; expected "
-                    f"{len(want['steps'])}, all during training")
-        d = difference(steps, want["steps"], path="steps")
-        if d:
-            i = next(i for i, (g, w) in enumerate(zip(steps, want["steps"])) if g != w)
-            return (f"in the {fit} fit step {i + 1} of the scheduler came at (epoch, batch) = "
-                    f"{tuple(steps[i][:2])}, expected {tuple(want['steps'][i][:2])}")
-    return f"in the {fit} fit " + (difference(got, want) or "the results differ")
-
-
 def callback(kind: str, test, data: dict, want: dict) -> Verdict:
-    """Scheduler, HasLearnCB and RecorderCB tests; kind (the judge's name) words the diagnosis."""
+    """Scheduler, HasLearnCB and RecorderCB tests; kind (the judge's name) words the diagnosis. Each
+    differing fit is said in the self-check's words (the lesson's wording.fit_difference)."""
     test_id = test.test_id
     if "error" in data:
+        if _not_written(data["error"]):
+            return Verdict(test_id, 0.0, _sentence(NOT_WRITTEN))
         m = matching_mistake(test_id, data)
         return Verdict(test_id, 0.0, _join(_named(m), f"Your callback raised {str(data['error'])[:300]}"),
                        m.key if m else None)
-    fits = [k for k in want if difference(data.get(k), want[k]) is not None]
+    fits = wording.differing_fits(data, want)
     if not fits:
         return Verdict(test_id, 1.0)
     m = matching_mistake(test_id, data)
     score = round(1 - len(fits) / len(want), 4)
-    what = "; ".join(_describe_fit({"fit1": "first", "fit2": "second"}.get(f, f), data.get(f), want[f])
-                     for f in fits)
+    what = "; ".join(wording.fit_difference(f, data.get(f), want[f]) for f in fits)
     hint = "" if m else diagnosis.callback(data, want, kind)
-    return Verdict(test_id, score, _join(_named(m), what[0].upper() + what[1:] + ".", hint), m.key if m else None)
+    return Verdict(test_id, score, _join(_named(m), _sentence(what), hint), m.key if m else None)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from autograde.trusted import schema
-from autograde.trusted.judge import Judging, Verdict, matching_mistake
+from autograde.trusted.judge import Verdict, matching_mistake
+from autograde.trusted.lessons import Judging
 from autograde.trusted.mistakes import Mistake
 from autograde.visible.compare import difference
 

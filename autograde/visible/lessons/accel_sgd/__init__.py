@@ -4,6 +4,7 @@ Which exercise builds on which lives here only (`builds_on`): the judge matches 
 own mistakes, and a test whose parents lost points is graded again over the solution's parents
 (trusted/isolation.py), so a slip costs points only once. Each test names its driver (this
 folder: it runs in the student's kernel too) and its judge (trusted/lessons/accel_sgd/judges.py).
+A test's `what` is its title on the feedback page: messages name a test by it, never by its id.
 Points stay where nbgrader keeps them, in the solutions notebook's cell metadata.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _optimizer_tests(grade_id: str, cls: str) -> tuple:
     return (Test(f"test_{grade_id}_small", grade_id, (cls,), optimizers.hidden_optimizer(grade_id), "optimizer",
                  f"{cls} on small tensors"),
             Test(f"test_{grade_id}_run", grade_id, (cls,), partial(guarded, runs.run_data, exercise=grade_id),
-                 "run", f"a short FashionMNIST run with {cls}", costly=True))
+                 "run", f"A short FashionMNIST run with {cls}", costly=True))
 
 
 EXERCISES = (
@@ -53,7 +54,7 @@ TESTS = (
          "epoch_sched", "EpochSchedCB driven by a real Learner"),
     Test("test_batch_sched_cb_onecycle", "batch_sched_cb", ("BatchSchedCB", "RecorderCB"),
          partial(guarded, runs.onecycle_data), "onecycle",
-         "a short 1cycle FashionMNIST run with BatchSchedCB and RecorderCB", costly=True),
+         "A short 1cycle FashionMNIST run with BatchSchedCB and RecorderCB", costly=True),
 )
 
 # What the exercise cells need from the lesson's setup cell (the solution versions run without it).
