@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +119,7 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     if not bwrap_available():
         say("WARNING: bubblewrap (bwrap) is not available: submissions run WITHOUT network isolation or "
             "hidden paths. Install the Debian/Ubuntu package 'bubblewrap'.")
-    limits = Limits(**{k: v for k, v in (("wall_s", wall_s), ("cell_s", cell_s)) if v})
+    limits = Limits(**{k: v for k, v in (("wall_s", wall_s), ("cell_s", cell_s)) if v})  # type: ignore[arg-type]
     os.environ.setdefault("AUTOGRADE_CACHE", str(output.grader / "cache"))
     graded_course = grade.load_course(limits=limits, threads=kernel_threads(os.cpu_count() or 1, jobs, len(subs)))
     graded_course.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
@@ -183,7 +183,7 @@ def in_background(fn, *args) -> Future:
     def work():
         try:
             future.set_result(fn(*args))
-        except BaseException as e:  # handed to whoever asks for the result
+        except BaseException as e:  # noqa: BLE001 - handed to whoever asks for the result
             future.set_exception(e)
     threading.Thread(target=work, name=getattr(fn, "__name__", "background"), daemon=True).start()
     return future
@@ -207,7 +207,8 @@ def _is_json(text: str) -> bool:
 
 
 def write_outputs(graded: list[SubmissionResult], course: CourseFolder, output: Output,
-                  skipped: list[submissions.Skipped] = (), same: list[identical.Group] = ()) -> list[SubmissionResult]:
+                  skipped: Sequence[submissions.Skipped] = (), same: Sequence[identical.Group] = (),
+                  ) -> list[SubmissionResult]:
     """Everything a grading writes; returns the results as the gradebook now has them (hand scores,
     overrides, comments), which the CSVs, the pages and the report show. The last grading's results
     are read before they are replaced: the gradebook compares answers under hand scores with them."""

@@ -107,7 +107,7 @@ def load(folder: Path) -> CourseFolder:
         return CourseFolder(folder, None, settings)
     try:
         config = PyFileConfigLoader(CONFIG_NAME, path=str(folder)).load_config()
-    except Exception as e:  # a broken config file is the instructor's to fix: say where
+    except Exception as e:  # noqa: BLE001 - a broken config file is the instructor's to fix: say where
         raise CourseError(f"{config_path}: could not be read ({type(e).__name__}: {e})") from None
     cd = config.get("CourseDirectory", {})
     settings.update({k: str(cd[k]) for k in DEFAULTS if k in cd})

@@ -80,8 +80,8 @@ def sandbox_findings(bwrap_exe: str | None, bwrap_works: bool, cgroups_ok: bool,
                              "grade as an unprivileged user: sudo useradd --system --create-home autograde && "
                              "sudo -u autograde autograde grade ..."))
     elif kernel_users.FIRST <= kernel_uid <= kernel_users.LAST:
-        found.append(Finding("user", OK, f"each kernel runs as an unprivileged uid of its own (from {kernel_users.FIRST}-"
-                             f"{kernel_users.LAST}, named in no user database)"))
+        found.append(Finding("user", OK, "each kernel runs as an unprivileged uid of its own "
+                             f"(from {kernel_users.FIRST}-{kernel_users.LAST}, named in no user database)"))
     else:
         found.append(Finding("user", OK, f"kernels run as an unprivileged user (uid {kernel_uid})"))
     return found
@@ -204,6 +204,7 @@ def env_yml_requirements(path: Path = ENV_YML) -> dict[str, str]:
             if item.startswith("-"):
                 continue  # -e ., --extra-index-url
             m = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", item)
+            assert m is not None, f"environment.yml: {item!r} does not begin with a package name"
             name = CONDA_TO_PIP.get(m.group(1).lower(), m.group(1).lower()).replace("_", "-")
             if name not in NOT_PYTHON:
                 wanted[name] = conda_spec(m.group(2)) if isinstance(dep, str) else m.group(2).replace(" ", "")

@@ -35,7 +35,7 @@ def stubs(canonical) -> dict[str, str]:
     found: dict[str, str] = {}
     for cell in nb["cells"]:
         gid = grade_id(cell)
-        if gid in answers and gid not in found:
+        if gid is not None and gid in answers and gid not in found:
             found[gid] = _source(cell)
     return found
 

@@ -35,6 +35,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbconvert.exporters import Exporter
@@ -44,6 +45,11 @@ from traitlets import default
 from autograde import paths, submissions
 from autograde.course import CourseFolder, Output
 from autograde.outputs.records import SubmissionResult
+
+if TYPE_CHECKING:  # imported where used, so that nbgrader loads this module quickly
+    from autograde.running.gpus import Slot
+    from autograde.trusted.grade import Course
+    from autograde.trusted.result_cache import ResultCache
 
 RESULTS_DIR = "results"  # OUT/grader/results/{student}.json: each student's latest result (outputs/results.py)
 
@@ -57,9 +63,9 @@ class Context:
     """One nbgrader command's course, loaded once: what `autograde grade` loads before it grades."""
     course: CourseFolder
     output: Output
-    graded: object      # trusted.grade.Course
-    cache: object       # trusted.result_cache.ResultCache
-    slot: object        # running.gpus.Slot: where this process's kernels run
+    graded: Course
+    cache: ResultCache
+    slot: Slot          # where this process's kernels run
     results: dict = field(default_factory=dict)  # graded in this command, not yet recorded
 
 

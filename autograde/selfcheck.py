@@ -225,7 +225,7 @@ def _import_dirs() -> list[Path]:
 
 
 def self_check(path: Path, lesson_path: Path | None = None,
-               limits: Limits = Limits(wall_s=180, cell_s=60)) -> SelfCheck:
+               limits: Limits = Limits(wall_s=180, cell_s=60)) -> SelfCheck:  # noqa: B008 - only read
     """Run the visible checks on the notebook at path, against the course's own cells (comparison_lesson)."""
     submission = read_submission(Path(path).read_text(encoding="utf-8"))
     lesson = nbformat.read(lesson_path, as_version=4) if lesson_path else comparison_lesson(Path(path))

@@ -33,11 +33,11 @@ from torch import nn
 from torcheval.metrics import MulticlassAccuracy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-from miniai.activations import set_seed  # noqa: E402
-from miniai.datasets import DataLoaders, fashion_tensors, inplace, load_fashion_mnist, tensor_dls  # noqa: E402
-from miniai.init import GeneralRelu, get_model, init_weights  # noqa: E402
-from miniai.learner import Callback, DeviceCB, MetricsCB, TrainLearner  # noqa: E402
+import common
+from miniai.activations import set_seed
+from miniai.datasets import DataLoaders, fashion_tensors, inplace, load_fashion_mnist, tensor_dls
+from miniai.init import GeneralRelu, get_model, init_weights
+from miniai.learner import Callback, DeviceCB, MetricsCB, TrainLearner
 
 BS, LR, MEAN, STD = 1024, 6e-3, 0.28, 0.35
 
@@ -66,16 +66,19 @@ def timed(f, *args):
 def data_only(dls):
     "One pass over train and valid with no model: what the pipeline alone costs."
     for dl in (dls.train, dls.valid):
-        for _ in dl: pass
+        for _ in dl:
+            pass
 
 
 class EpochTimes(Callback):
     "Wall time of each epoch, its training and its test pass together."
     def before_fit(self, learn): self.times, self.t = [], None
     def before_epoch(self, learn):
-        if learn.training: self.t = time.perf_counter()
+        if learn.training:
+            self.t = time.perf_counter()
     def after_epoch(self, learn):
-        if not learn.training: self.times.append(time.perf_counter() - self.t)
+        if not learn.training:
+            self.times.append(time.perf_counter() - self.t)
 
 
 def learner(dls):
@@ -108,7 +111,8 @@ def main():
     p.add_argument('--threads', type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument('--sample', action='store_true', help="use the small committed sample (a quick smoke run)")
     args = p.parse_args()
-    if args.threads: torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     common.set_offline()
     print(common.machine_line())
     print(f"load average before: {load()}")
@@ -123,10 +127,11 @@ def main():
         print(f"{name}: setup {setup:.2f}s, first epoch {first:.2f}s", flush=True)
     later = {name: [] for name, *_ in state}
     for r in range(args.rounds):
-        for name, _, learn, clock, *_ in state: later[name].append(one_epoch(learn, clock))
+        for name, _, learn, clock, *_ in state:
+            later[name].append(one_epoch(learn, clock))
         print(f"round {r + 1}: " + ", ".join(f"{later[n][-1]:.2f}s" for n, *_ in state) + f"; load {load()}", flush=True)
     rows = []
-    for name, dls, learn, clock, metrics, setup, first in state:
+    for name, dls, _learn, _clock, metrics, setup, first in state:
         _, data_s = timed(data_only, dls)
         acc = metrics.metrics['accuracy'].compute().item()  # the last epoch run was the test pass
         rows.append((name, setup, first, statistics.median(later[name]), data_s, acc))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -102,7 +101,7 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
     subs = []
     for r in (g.to_dict() for g in graded):  # grade_all gives SubmissionResult records
         cells = []
-        for i, c in enumerate((r.get("executed") or {}).get("cells", [])):
+        for c in (r.get("executed") or {}).get("cells", []):
             meta = c.get("metadata", {})
             src = c.get("source", "")
             src = "".join(src) if isinstance(src, list) else src
@@ -357,8 +356,6 @@ def measure(work: Path, size: int, repeats: int, baseline: bool, args) -> int:
 
 
 def report(made, cold, warm, j1, j2, again, nbg, args) -> str:
-    from autograde.visible.lessons.accel_sgd import LESSON
-    EXERCISES = LESSON.classes
     n = len(made)
     warm_wall = common.median([w["wall"] for w in warm])
     warm_mid = sorted(warm, key=lambda w: w["wall"])[(len(warm) - 1) // 2]  # the run with the median wall

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 SOLUTIONS = common.REPO / "solutions" / "accel_sgd" / "accel_sgd.ipynb"
 
@@ -171,7 +171,7 @@ def main() -> int:
     cells_total = sum(s for _, s in timed if s)
 
     rows = []
-    for label, i, secs, epochs, acc, loss in runs:
+    for label, i, secs, epochs, acc, _loss in runs:
         course = COURSE.get(label)
         rows.append([label, f"#{i + 1}", epochs, common.fmt_s(secs, 0), f"{acc:.3f}",
                      f"{course:.3f}" if course else "–", f"{acc - course:+.3f}" if course else "–"])

@@ -25,13 +25,12 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 LR = 1e-6
 
 
 def make_model_and_grads(bs: int = 256):
-    import torch
     import torch.nn.functional as F
     from torch import nn
     from miniai.activations import set_seed
@@ -119,7 +118,7 @@ def main() -> int:
     for _ in range(rounds):
         for th in settings:
             torch.set_num_threads(th)
-            for family, label, opt, _ in live:
+            for _family, label, opt, _ in live:
                 opt.step()  # one untimed step after the thread-count switch
                 for _ in range(args.steps_per_round):
                     t = time.perf_counter()
@@ -128,7 +127,7 @@ def main() -> int:
                     times[(label, th)].append(time.perf_counter() - t)
     torch.set_num_threads(default_threads)
     stats = {}
-    for family, label, opt, _ in live:
+    for _family, label, _opt, _ in live:
         for th in settings:
             us = sorted(t * 1e6 for t in times[(label, th)])
             q = statistics.quantiles(us, n=10)
@@ -137,7 +136,7 @@ def main() -> int:
                   f"(p10 {q[0]:.1f}, p90 {q[-1]:.1f}, n={len(us)})")
     lesson = {(f, th): stats[(lab, th)][0] for f, lab, _, _ in live if lab.startswith("lesson") for th in settings}
     rows = []
-    for family, label, opt, _ in live:
+    for family, label, _opt, _ in live:
         row = [family, label]
         for th in settings:
             med, p10, p90 = stats[(label, th)]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import common  # noqa: E402
-from autograde import paths  # noqa: E402
+import common
+from autograde import paths
 
 
 def submissions() -> dict:

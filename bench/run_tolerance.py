@@ -12,10 +12,10 @@ from pathlib import Path
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from autograde.visible import lesson as lessons  # noqa: E402
+from autograde.visible import lesson as lessons
 from autograde.trusted import judge, mistakes, solution as reference
 from autograde.trusted.lessons.accel_sgd import judges  # the run judge's tolerances and curve gap
-from corpus import CORRECT_VARIANTS, variant_sources  # noqa: E402
+from corpus import CORRECT_VARIANTS, variant_sources
 
 
 def main():

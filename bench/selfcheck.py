@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 DEFAULT_NB = common.REPO / "autograde" / "samples" / "alice" / "accel_sgd" / "accel_sgd.ipynb"
 

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-import grading  # noqa: E402
+import common
+import grading
 
 
 def grade_class(texts, course, ahead: bool) -> tuple[float, dict]:

@@ -3,7 +3,6 @@ import random
 from functools import partial
 
 import fastcore.all as fc
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -48,7 +47,8 @@ class Hooks(list):
 class HooksCallback(Callback):
     "Hooks the chosen modules for the length of a fit, calling `hookfunc` only in the chosen phases."
     def __init__(self, hookfunc, mod_filter=fc.noop, on_train=True, on_valid=False, mods=None):
-        self.hookfunc, self.mod_filter, self.on_train, self.on_valid, self.mods = hookfunc, mod_filter, on_train, on_valid, mods
+        self.hookfunc, self.mod_filter, self.mods = hookfunc, mod_filter, mods
+        self.on_train, self.on_valid = on_train, on_valid
         self.hooks = Hooks([], hookfunc)
 
     def before_fit(self, learn):

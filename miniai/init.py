@@ -68,7 +68,7 @@ def conv(ni, nf, ks=3, stride=2, act=nn.ReLU, norm=None, bias=None):
 
 
 def get_model(act=nn.ReLU, nfs=None, norm=None):
-    "The lesson's CNN, on `def_device`: stride-2 convs through `nfs`, then a conv to 10 logits (28x28 in -> (N, 10) out)."
+    "The lesson's CNN, on `def_device`: stride-2 convs through `nfs`, then a conv to 10 logits (28x28 in: (N, 10) out)."
     if nfs is None: nfs = [1, 8, 16, 32, 64]
     layers = [conv(nfs[i], nfs[i + 1], act=act, norm=norm) for i in range(len(nfs) - 1)]
     # The head has no norm and no activation: its outputs are the logits.

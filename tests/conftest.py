@@ -14,7 +14,8 @@ from miniai.datasets import DataLoaders
 
 # These models are tiny: on a shared 2-core box, torch's intra-op threads mostly fight each other
 # (measured: the suite took 55 s with the default threads under load, 10 s with one). OMP_NUM_THREADS wins.
-if 'OMP_NUM_THREADS' not in os.environ: torch.set_num_threads(1)
+if 'OMP_NUM_THREADS' not in os.environ:
+    torch.set_num_threads(1)
 
 N_TRAIN, N_VALID = 2000, 1000
 

@@ -63,5 +63,5 @@ def test_every_folder_made_for_an_output_is_staff_only_and_existing_ones_keep_th
 
 def test_make_dirs_refuses_a_file_in_the_way(tmp_path):
     (tmp_path / "feedback").write_text("")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(NotADirectoryError):  # as Path.mkdir(parents=True) says it: "Not a directory"
         make_dirs(tmp_path / "feedback" / "bob")

@@ -35,7 +35,7 @@ def demo(tmp_path_factory):
 
 def test_demo_prints_the_grade_table_and_where_feedback_is(demo):
     out, stdout = demo
-    assert ["student", "automatic", "by", "hand", "pending", "total", "note"] in [l.split() for l in stdout.splitlines()]
+    assert ["student", "automatic", "by", "hand", "pending", "total", "note"] in [line.split() for line in stdout.splitlines()]
     assert table_row(stdout, "alice") == ["alice", "20", "/", "20", "\u2013", "4", "20", "/", "24"]
     assert f"{out}/feedback/<student>/accel_sgd/accel_sgd.html" in stdout
     assert f"{out}/grader/report.html" in stdout

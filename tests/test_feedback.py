@@ -228,7 +228,8 @@ def test_report_counts_mistakes_per_student():
 
 def test_report_pass_rates_and_scores():
     page = render_report(cohort())
-    row = lambda gid: page.split(f"<code>{gid}</code>")[1].split("</tr>")[0]
+    def row(gid):
+        return page.split(f"<code>{gid}</code>")[1].split("</tr>")[0]
     # full marks on test_sgd_small: ann, cat; on test_sgd_run: ann; on test_momentum_small: ann, ben
     assert "2 / 5 (40%)" in row("test_sgd_small")
     assert "1 / 5 (20%)" in row("test_sgd_run")
@@ -334,7 +335,8 @@ def with_helpers(sid="fay"):
     a plotting cell she added is used by nothing."""
     r = correct(sid)
     nb = executed(SGD_WITH_HELPER)
-    added = lambda src: nbformat.from_dict(new_code_cell(src, metadata={"autograde": {"added": True}}))
+    def added(src):
+        return nbformat.from_dict(new_code_cell(src, metadata={"autograde": {"added": True}}))
     nb.cells[1:1] = [added(LIMIT), added(PLOT), added(CLIP)]
     r.executed = nb
     r.timestamp, r.graded_at = "2026-11-30 09:15:02.250000 UTC", "2026-12-01T08:00:05+00:00"
@@ -407,7 +409,8 @@ def test_the_browser_shows_the_overview_helper_cells_and_dates(tmp_path):
                 self.text.setdefault(where, []).append(data)
     seen = Reader()
     seen.feed(dom)
-    pieces = lambda where: [p.strip() for p in seen.text[where] if p.strip()]
+    def pieces(where):
+        return [p.strip() for p in seen.text[where] if p.strip()]
     assert seen.links == ["#sgd", "#written_wd_vs_l2", "#momentum"] and {"sgd", "written_wd_vs_l2", "momentum"} <= seen.ids
     assert pieces("overview") == ["section", "points", "status", "Exercise 1: SGD", "3 / 3", "\u2713 passed",
                                   "Written answer: weight decay and L2 regularisation", "\u2013 / 2",

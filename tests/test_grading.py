@@ -18,7 +18,7 @@ from autograde import paths
 from autograde import classgrade
 from autograde.trusted import mistakes, solution as reference
 from autograde.course import load as course_folder
-from autograde.trusted.grade import Course, grade_submission, load_course
+from autograde.trusted.grade import grade_submission, load_course
 from autograde.running.sandbox import Limits, bwrap_available
 from corpus import CORRECT_VARIANTS, mistake_sources, notebook_with, variant_sources
 

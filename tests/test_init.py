@@ -3,7 +3,6 @@ import importlib
 import math
 from functools import partial
 
-import fastcore.all as fc
 import matplotlib.pyplot as plt
 import pytest
 import torch

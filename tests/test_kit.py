@@ -161,7 +161,7 @@ def test_kit_help_says_out_is_a_folder(capsys):
 
 
 def test_uncommitted_changes_in_what_the_kit_packs_are_named(tmp_path):
-    for name, source in kit.kit_files(ROOT).items():
+    for source in kit.kit_files(ROOT).values():
         if isinstance(source, Path) and source.is_relative_to(ROOT):
             target = tmp_path / source.relative_to(ROOT)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -199,7 +199,8 @@ def test_the_table_grades_csv_the_page_and_nbgrader_export_agree(delivered, tmp_
     run([sys.executable, "-m", "nbgrader", "export", f"--to={tmp_path / 'export.csv'}"], course)
     export = {r["student_id"]: r for r in csv.DictReader(open(tmp_path / "export.csv"))}
     ours = {r["student_id"]: r for r in csv.DictReader(open(course / "grader" / "grades.csv"))}
-    out_of = lambda row, got, most: f"{fmt(float(row[got]))} / {fmt(float(row[most]))}"
+    def out_of(row, got, most):
+        return f"{fmt(float(row[got]))} / {fmt(float(row[most]))}"
     assert [ours["alice"][k] for k in ("automatic", "automatic_max", "by_hand", "by_hand_max", "pending", "total",
                                        "max_score")] == ["20.0", "20.0", "2.0", "2.0", "2.0", "22.0", "24.0"]
     assert (float(ours["bob"]["by_hand"]), float(ours["bob"]["by_hand_max"])) == (1.5, 2.0)  # the override

@@ -65,7 +65,7 @@ def test_solution_regions_are_only_inside_methods(solutions):
             for i, line in enumerate(lines):
                 if "### BEGIN SOLUTION" in line:
                     assert line.startswith("        "), f"{meta['grade_id']}: solution region outside a method body"
-                    above = next(l for l in reversed(lines[:i]) if l.strip())
+                    above = next(a for a in reversed(lines[:i]) if a.strip())
                     assert re.match(r"\s+def \w+\(self", above), f"{meta['grade_id']}: {above!r}"
 
 
@@ -77,7 +77,7 @@ def test_nbgrader_maps_source_and_release_directories():
 def test_the_lesson_holds_no_solution_code_and_no_hidden_test(lesson):
     text = "\n".join(c.source for c in lesson.cells)
     assert "BEGIN HIDDEN TESTS" not in text and "probe(" not in text and "BEGIN SOLUTION" not in text
-    for exercise, source in reference.solution_sources().items():
+    for exercise in reference.solution_sources():
         solution_lines = _solution_lines(exercise)
         assert solution_lines and not any(line in text for line in solution_lines), exercise
     assert text.count("raise NotImplementedError()") == 13

@@ -21,10 +21,10 @@ from autograde import paths
 from autograde.visible import lesson as lessons
 from autograde.trusted import mistakes, solution as reference
 from autograde.visible.lessons.accel_sgd import LESSON
-EXERCISES = LESSON.classes
 from autograde.running.sandbox import Limits
 from autograde.selfcheck import fresh_copy, released_lesson, self_check, written_answers
 from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
+EXERCISES = LESSON.classes
 
 # One class graded and fourteen notebooks self-checked: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.timeout(3600), pytest.mark.slow]  # runs the self-check over whole notebooks

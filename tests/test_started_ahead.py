@@ -3,7 +3,6 @@ cells before its notebook is known, then runs that notebook on; nothing of anoth
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_notebook
 

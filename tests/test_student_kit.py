@@ -22,8 +22,8 @@ import pytest
 from autograde import kit
 from autograde.trusted import solution as reference
 from autograde.visible.lessons.accel_sgd import LESSON
-EXERCISES = LESSON.classes
 from corpus import HELPER, MOMENTUM_WITH_HELPER, notebook_with
+EXERCISES = LESSON.classes
 
 pytestmark = pytest.mark.slow  # grades a class, builds a venv or kills a grader: `make test-fast` leaves it out
 

@@ -62,7 +62,8 @@ def pick(y, per_class, rng):
 
 def main(src=DEBIAN_DIR, dst=SAMPLE_DIR):
     files, missing = idx_files(src)
-    if files is None: sys.exit(f"{src} lacks {', '.join(missing)}")
+    if files is None:
+        sys.exit(f"{src} lacks {', '.join(missing)}")
     dst = Path(dst)
     tmp = dst.with_name(dst.name + '.tmp')
     shutil.rmtree(tmp, ignore_errors=True)

@@ -7,7 +7,6 @@ notebook and an untouched one. Run after `autograde release`:  python tools/make
 import argparse
 import copy
 import shutil
-from pathlib import Path
 
 import nbformat
 
@@ -63,7 +62,8 @@ def main():
         "bob": fill(lesson, {**with_mistakes("adam_eps_outside", "momentum_undampened"), **WRITTEN}),
         "carol": fill(lesson, with_mistakes("rmsprop_zero_init", "recorder_not_reset", "sched_steps_in_validation")),
         "dave": fill(lesson, {"sgd": sol["sgd"].replace("p -= self.lr * p.grad", "pass")}, extra_after_setup=CHEAT),
-        "erin": fill(lesson, {**sol, "momentum": sol["momentum"].replace("def opt_step(self, p):", "def opt_step(self, p)"),
+        "erin": fill(lesson, {**sol,
+                              "momentum": sol["momentum"].replace("def opt_step(self, p):", "def opt_step(self, p)"),
                               "epoch_sched_cb": "import os\nos._exit(1)  # oops\n"}),
         "frank": lesson,
     }

@@ -5,9 +5,9 @@ messages, and the student's own cells (answer cells, and the cells they added th
 uses: outputs/answers.py). Test cells are never read, so hidden test source cannot leak. The page
 opens with an overview (each exercise's points and status, linked to its section), the points in
 the words every output uses (records.totals: automatic, by hand, pending, total), and when the
-notebook was submitted (nbgrader's timestamp.txt, when there is one) and graded. Everything that came from a submission (code, messages, ids) is escaped by the
-template (templates/feedback.html), because a submission may contain markup meant to run in the
-reader's browser.
+notebook was submitted (nbgrader's timestamp.txt, when there is one) and graded. Everything that
+came from a submission (code, messages, ids) is escaped by the template (templates/feedback.html),
+because a submission may contain markup meant to run in the reader's browser.
 """
 from __future__ import annotations
 

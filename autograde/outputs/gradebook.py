@@ -65,7 +65,7 @@ def has_assignment(db_url: str, assignment: str, notebook: str, course_id: str =
     try:
         with _open(db_url, course_id) as gb:
             return len(gb.find_notebook(notebook, assignment).grade_cells) > 0
-    except (MissingEntry, Exception):  # no database yet, or one nbgrader cannot open: build it
+    except (MissingEntry, Exception):  # noqa: BLE001 - no database yet, or one nbgrader cannot open: build it
         return False
 
 

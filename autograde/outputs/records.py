@@ -148,6 +148,6 @@ class WrittenPoints:
 def written_points(result: SubmissionResult) -> WrittenPoints:
     hand = result.written_cells()
     graded = [c for c in hand if c.score is not None]
-    return WrittenPoints(round(sum(c.score for c in graded), 4), round(sum(c.max_score for c in graded), 4),
+    return WrittenPoints(round(sum(c.score or 0.0 for c in graded), 4), round(sum(c.max_score for c in graded), 4),
                          round(sum(c.max_score for c in hand if c.score is None), 4),
                          round(sum(c.max_score for c in hand), 4))

@@ -102,7 +102,8 @@ def sanitise_markdown(source: str, attachments: dict | None = None) -> str:
     """The markdown as it is when it renders as plain markdown; else its rendering, sanitised."""
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
     attachments = attachments or {}
-    parsed = MarkdownWithMath(renderer=None).parse(source)  # mistune 3's syntax tree: (tokens, state)
+    # mistune 3's syntax tree, (tokens, state); no renderer (the stubs want one, mistune accepts None)
+    parsed = MarkdownWithMath(renderer=None).parse(source)  # type: ignore[arg-type]
     tokens = parsed[0] if isinstance(parsed, tuple) and isinstance(parsed[0], list) else []
     if (tokens and _plain(tokens, attachments)) or not source.strip():
         return source
@@ -114,7 +115,7 @@ def sanitise_markdown(source: str, attachments: dict | None = None) -> str:
 
 def sanitise_output(output: dict) -> None:
     """Keep the output's safe representations (in place); see the module's docstring."""
-    data = output.get("data") if isinstance(output.get("data"), dict) else {}
+    data: dict = output["data"] if isinstance(output.get("data"), dict) else {}
     kept = {}
     for mime, value in data.items():
         if mime in KEPT_AS_IS:
@@ -147,7 +148,7 @@ def _plain(tokens, attachments) -> bool:
             return False
         if kind == "image":
             url = attrs.get("url")
-            if not _url_kept("img", "src", url):
+            if not isinstance(url, str) or not _url_kept("img", "src", url):
                 return False
             if url.startswith("attachment:") and url[len("attachment:"):] not in attachments:
                 return False

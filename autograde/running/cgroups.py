@@ -32,7 +32,7 @@ CPU_PERIOD_US = 100_000
 
 def _own_paths() -> dict[str, str]:
     """Controller -> this process's cgroup path ('' -> the v2 path)."""
-    paths = {}
+    paths: dict[str, str] = {}
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
@@ -48,7 +48,7 @@ def _v1_dirs() -> dict[str, Path] | None:
     """Where to make our groups under cgroup v1: {'pids': dir, 'cpu': dir, 'memory': dir}
     ('memory' only where that hierarchy is mounted)."""
     own = _own_paths()
-    found = {}
+    found: dict[str, Path] = {}
     for name in ("pids", "cpu", "memory"):
         mount = next((m for m in (CGROUP_ROOT / name, CGROUP_ROOT / "cpu,cpuacct")
                       if name in m.name.split(",") and (m / "cgroup.procs").exists()), None)
@@ -135,7 +135,7 @@ class SubmissionCgroup:
                 if cpus:
                     (cpu_dir / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
                     (cpu_dir / "cpu.cfs_quota_us").write_text(str(int(cpus * CPU_PERIOD_US)))
-                capped = bool(memory_bytes) and mem_dir is not None and _set_memory(
+                capped = memory_bytes is not None and memory_bytes != 0 and mem_dir is not None and _set_memory(
                     mem_dir, ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"), (memory_bytes, memory_bytes))
                 if memory_bytes and not capped:
                     _warn_no_memory_once()
@@ -150,7 +150,8 @@ class SubmissionCgroup:
             (group / "pids.max").write_text(str(processes))
             if cpus:
                 (group / "cpu.max").write_text(f"{int(cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}")
-            capped = bool(memory_bytes) and _set_memory(group, ("memory.max", "memory.swap.max"), (memory_bytes, 0))
+            capped = memory_bytes is not None and memory_bytes != 0 and _set_memory(
+                group, ("memory.max", "memory.swap.max"), (memory_bytes, 0))
             if memory_bytes and not capped:
                 _warn_no_memory_once()
             return cls(made, group if capped else None)

@@ -19,7 +19,7 @@ import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 CPU = ""  # Slot.device of a kernel that must not see any GPU
 WORKER = None  # Slot.device of a task on a Dask worker: the GPU that worker was given
@@ -75,7 +75,7 @@ def torch_gpu_count() -> int:
     try:
         import torch
         return torch.cuda.device_count()
-    except Exception:  # no torch, or a broken driver: grading can still run on the CPU
+    except Exception:  # noqa: BLE001 - no torch, or a broken driver: grading can still run on the CPU
         return 0
 
 
@@ -191,7 +191,7 @@ class SlotPool:
 
 
 def run_on_slots(slots: list[Slot], items: Iterable, start: Callable[[object, Slot], Future],
-                 limit: int | None = None) -> Iterator[object]:
+                 limit: int | None = None) -> Iterator[Any]:
     """Start `start(item, slot)` for each item with a free slot, at most `limit` at once (default: one
     per slot); yield the results as they finish. A slot is given back only when its run is over,
     so no two running submissions ever share a slot."""

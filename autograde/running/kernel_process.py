@@ -14,8 +14,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograde.running import sandbox_sweep
+
+if TYPE_CHECKING:
+    from autograde.running.kernel_users import Lease
 from autograde.running.cgroups import SubmissionCgroup
 from autograde.running.inside import runner_prelude
 from autograde.running.sandbox_events import RunnerReport, read_events
@@ -32,7 +36,7 @@ class KernelProcess:
     started_as: tuple  # (limits, env, views, sandboxed): a notebook may use it only if its run would match
     prelude: list | None  # the cells it runs before its notebook arrives (None: it waits for the notebook)
     owns_workdir: bool = False  # made for it (a kernel started ahead): removed with it
-    user: object | None = None  # its uid's lease (kernel_users.Lease), given back once nothing of it is left
+    user: Lease | None = None  # its uid's lease, given back once nothing of it is left
     report: RunnerReport = field(default_factory=RunnerReport)
     tail: bytearray = field(default_factory=bytearray)
     threads: list = field(default_factory=list)

@@ -54,6 +54,7 @@ class Lease:
     _close: weakref.finalize = field(init=False, repr=False)
 
     def __post_init__(self) -> None:  # a lease dropped without release() still frees its uid
+        assert self.fd is not None  # made holding its lock
         self._close = weakref.finalize(self, os.close, self.fd)
 
     @property

@@ -64,7 +64,7 @@ def read_submission(text: str) -> nbformat.NotebookNode:
         raise ValueError(text[len("<unreadable: "):-1])
     try:
         nb = nbformat.reads(text, as_version=4)
-    except Exception as e:  # noqa: BLE001 - nbformat raises many kinds
+    except Exception as e:  # nbformat raises many kinds
         raise ValueError(f"the file is not a readable Jupyter notebook ({type(e).__name__}: {str(e)[:200]})") from e
     if not isinstance(nb.get("cells"), list):
         raise ValueError("the notebook has no list of cells")
@@ -94,7 +94,7 @@ def prepare(submission, canonical) -> nbformat.NotebookNode:
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         gid = nbgrader_meta(cell).get("grade_id")
-        if gid in answers and gid not in taken:
+        if gid is not None and gid in answers and gid not in taken:
             taken[gid] = source
             anchor = canon_index[gid]
         elif gid in canon_index:

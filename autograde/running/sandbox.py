@@ -126,6 +126,13 @@ def _bwrap_path() -> str | None:
     return exe if exe is not None and _bwrap_works(exe) else None
 
 
+def _bwrap() -> str:
+    """The bwrap binary, where bwrap_available() has said that there is one."""
+    exe = _bwrap_path()
+    assert exe is not None, "called only once bwrap_available() is true"
+    return exe
+
+
 @functools.lru_cache(maxsize=None)
 def _drops_user() -> bool:
     """True when the runner will become a uid of its own (kernel_users.lease): the grader is root and
@@ -133,7 +140,7 @@ def _drops_user() -> bool:
     if os.geteuid() != 0:
         return False  # the kernel runs as the grader's own (unprivileged) user
     caps = [arg for cap in sandbox_mounts.KERNEL_CAPS for arg in ("--cap-add", cap)]
-    if _bwrap_works(_bwrap_path(), caps):
+    if _bwrap_works(_bwrap(), caps):
         return True
     log.warning(ROOT_KERNEL_WARNING)
     return False
@@ -165,7 +172,7 @@ def _syscall_filter() -> bytes | None:
         return None  # seccomp.program() said why
     fd = seccomp.program_fd(bpf)
     try:
-        works = _bwrap_works(_bwrap_path(), ["--seccomp", str(fd)], pass_fds=(fd,))
+        works = _bwrap_works(_bwrap(), ["--seccomp", str(fd)], pass_fds=(fd,))
     finally:
         os.close(fd)
     if not works:
@@ -230,7 +237,7 @@ def _kernel_env(workdir: Path, tmp: str, run_id: str, extra: dict | None) -> dic
 # --------------------------------------------------------------------------- entry point
 
 
-def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dict | None = None,
+def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dict | None = None,  # noqa: B008 - only read
                  hide: Sequence[Path] = (), expose: Sequence[Path] = (),
                  started: KernelProcess | None = None, on_handed_over=None) -> RunResult:
     """Execute `nb` with cwd/HOME `workdir`; always returns a RunResult, never raises
@@ -260,7 +267,7 @@ def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dic
                          seconds=round(time.monotonic() - start, 3), sandboxed=sandboxed)
 
 
-def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict | None = None,
+def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict | None = None,  # noqa: B008 - only read
                  hide: Sequence[Path] = (), expose: Sequence[Path] = (), prelude: dict | None = None) -> KernelProcess:
     """Start the sandbox, the runner and (as it starts) the kernel. With `prelude` (a notebook of
     the course's opening cells) the kernel runs those before any notebook is handed over; workdir
@@ -268,7 +275,7 @@ def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict |
     sandbox_sweep.sweep_once()
     sandboxed = bwrap_available()
     owns = workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix=sandbox_sweep.workdir_prefix()) if owns else workdir).resolve()
+    workdir = Path(tempfile.mkdtemp(prefix=sandbox_sweep.workdir_prefix()) if workdir is None else workdir).resolve()
     run_id = sandbox_sweep.new_run_id()  # names this grader run: see sandbox_sweep
     user = kernel_users.lease() if sandboxed and _drops_user() else None  # given back by kernel.close()
     bpf = _syscall_filter() if sandboxed else None
@@ -324,7 +331,8 @@ def finish(kernel: KernelProcess, nb: dict, limits: Limits, start: float) -> Run
                       notebook_output_bytes=limits.notebook_output_bytes, memory_total_bytes=limits.memory_total_bytes)
     if status != "ok":  # an ok run's message is not shown to the student (grade.py): its notes are
         message = " ".join([message, *(n for n in notes if n not in message)])
-    return RunResult(notebook=executed_notebook(nb, report, limits.notebook_output_bytes), status=status, message=message,
+    return RunResult(notebook=executed_notebook(nb, report, limits.notebook_output_bytes), status=status,
+                     message=message,
                      cell_errors=errors, cell_seconds=seconds, timed_out_cells=sorted(report.timed_out),
                      seconds=round(time.monotonic() - start, 3), sandboxed=kernel.started_as[-1],
                      probes=dict(report.probes), crashed_cells=list(report.crashed), full_cells=dict(report.full),
@@ -337,7 +345,8 @@ def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool, user:
     is); `filter_fd`: the seccomp program bwrap loads."""
     runner = [os.path.abspath(sys.executable), str(RUNNER), "--workdir", str(workdir),
               "--cell-timeout", repr(float(limits.cell_s)), "--output-chars", str(int(limits.output_chars)),
-              "--output-bytes", str(int(limits.output_bytes)), "--cell-output-bytes", str(int(limits.cell_output_bytes)),
+              "--output-bytes", str(int(limits.output_bytes)),
+              "--cell-output-bytes", str(int(limits.cell_output_bytes)),
               "--notebook-output-bytes", str(int(limits.notebook_output_bytes)),
               "--interrupt-grace", str(int(INTERRUPT_GRACE_S))]
     if not sandboxed:
@@ -346,10 +355,10 @@ def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool, user:
         (workdir / ".tmp").mkdir(parents=True, exist_ok=True)
         return runner, str(workdir / ".tmp")
     drop = user is not None
-    prefix = sandbox_mounts.bwrap_args(_bwrap_path(), workdir, expose=[*expose, *_needed()], hide=hide,
+    prefix = sandbox_mounts.bwrap_args(_bwrap(), workdir, expose=[*expose, *_needed()], hide=hide,
                                        workdir_bytes=int(limits.disk_bytes), scratch_bytes=SCRATCH_BYTES,
                                        drop_user=drop, seccomp_fd=filter_fd)
     runner.append("--disk-check")
-    if drop:
+    if user is not None:  # drop
         runner += ["--user", user.user]
     return prefix + runner, "/tmp"

@@ -19,7 +19,8 @@ import nbformat
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 64 * 2**20  # one event; the runner caps a cell's outputs (Limits.cell_output_bytes) and a probe at 20 MB
+# One event; the runner caps a cell's outputs (Limits.cell_output_bytes) and a probe at 20 MB.
+MAX_LINE_BYTES = 64 * 2**20
 MAX_PROBES = 64
 
 
@@ -32,7 +33,7 @@ class RunnerReport:
     timed_out: set = field(default_factory=set)
     crashed: list = field(default_factory=list)  # cells that killed a kernel, in order
     full: dict = field(default_factory=dict)  # index -> capped folders the cell left full
-    capped: dict = field(default_factory=dict)  # index -> output caps its outputs reached ('output', 'cell', 'notebook')
+    capped: dict = field(default_factory=dict)  # index -> caps its outputs reached ('output', 'cell', 'notebook')
     probes: dict = field(default_factory=dict)  # test id -> raw bytes
     metadata: dict | None = None
     running: int | None = None
@@ -119,7 +120,7 @@ def executed_notebook(nb: dict, report: RunnerReport, output_bytes: int | None =
     for i, cell in sorted(report.cells.items()):
         if 0 <= i < len(out.cells):
             out.cells[i] = nbformat.from_dict(cell)
-            if most is not None and out.cells[i].get("outputs"):
+            if most is not None and output_bytes is not None and out.cells[i].get("outputs"):
                 total += len(json.dumps(out.cells[i]["outputs"]))
                 if total > most:
                     out.cells[i]["outputs"] = [nbformat.v4.new_output("stream", name="stderr", text=(
@@ -159,7 +160,8 @@ def cap_notes(report: RunnerReport, nb: dict, *, output_bytes: int, cell_output_
     caps = {kind: [i for i, c in sorted(report.capped.items()) if kind in c] for kind in ("output", "cell", "notebook")}
     if caps["output"]:
         notes.append(f"{_labels(nb, caps['output'])[0].upper()}{_labels(nb, caps['output'])[1:]} showed an output "
-                     f"larger than {_mb(output_bytes)} (an image, for instance); it was dropped from the executed notebook.")
+                     f"larger than {_mb(output_bytes)} (an image, for instance); "
+                     "it was dropped from the executed notebook.")
     if caps["cell"]:
         notes.append(f"The outputs of {_labels(nb, caps['cell'])} passed {_mb(cell_output_bytes)}, the most one "
                      f"cell may show; later outputs of that cell were dropped.")
@@ -207,7 +209,8 @@ def summarize(report: RunnerReport, nb: dict, *, wall_hit: bool, wall_s: float, 
                    f"{'that cell' if len(died) == 1 else 'those cells'}.")
     if stopped:
         crashes += (f" {memory[0].upper()}{memory[1:]}: the kernel was stopped in {_labels(nb, stopped)}, "
-                    f"restarted, and the notebook ran again without {'that cell' if len(stopped) == 1 else 'those cells'}.")
+                    "restarted, and the notebook ran again without "
+                    f"{'that cell' if len(stopped) == 1 else 'those cells'}.")
     survived = [i for i in report.memory if i not in report.crashed and i != running]
     if survived:  # the kernel lived on: one of the processes it started was stopped
         crashes += (f" {memory[0].upper()}{memory[1:]}: in {_labels(nb, survived)} the system stopped one of the "

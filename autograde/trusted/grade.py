@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -93,8 +94,9 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
     limits = Limits(**course.limits)
     if limits.cpus is None:  # a submission gets its share of the cores, so it cannot slow the others
         limits.cpus = float(max(1, course.threads))
-    run_args = dict(hide=hide, expose=expose, env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                                                   **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))})
+    run_args: dict[str, Any] = dict(hide=hide, expose=expose,
+                                    env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                                         **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))})
 
     def start_next() -> None:  # the next submission's kernel starts while this one runs (spare.py)
         spare.start(opening(canon), limits=limits, **run_args)
@@ -106,7 +108,7 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
     verdicts = {c["grade_id"]: _judged(c["grade_id"], run) for c in cells if c["auto"]}
     try:
         _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, result.timings, run_args)
-    except Exception:  # noqa: BLE001 - the first run's verdicts stand; never lose the submission
+    except Exception:  # the first run's verdicts stand; never lose the submission
         log.exception("the retest over the solution's base classes failed for %s", student_id)
     for c in cells:
         gid = c["grade_id"]
@@ -124,7 +126,8 @@ def grade_submission(course: Course | dict, student_id: str, text: str, slot: gp
         result.cells.append(row)
     result.note = _zero_note(result.cells, prepared, canon)
     # Errors in cells of a notebook that ran to the end are each test's business, not a run problem.
-    result.status, result.message = run.status, run.message if run.status != "ok" else " ".join(getattr(run, "notes", []))
+    result.status = run.status
+    result.message = run.message if run.status != "ok" else " ".join(getattr(run, "notes", []))
     result.executed, result.sandboxed, result.timed_out_cells = executed, run.sandboxed, list(run.timed_out_cells)
     result.timings.update(run=round(t_run - t0, 3),
                           judge=round(time.monotonic() - t_run - result.timings.get("retest", 0), 3),
@@ -260,7 +263,8 @@ def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, sched
             from distributed import as_completed as dask_completed
             with Client(scheduler) as client:
                 course_f = client.scatter(course, broadcast=True)
-                futures = [client.submit(grade_submission, course_f, sid, text, slots[0] if slots else None, pure=False) for sid, text in texts]
+                futures = [client.submit(grade_submission, course_f, sid, text, slots[0] if slots else None, pure=False)
+                           for sid, text in texts]
                 for fut in dask_completed(futures):
                     done(fut.result())
         elif jobs <= 1:

@@ -94,9 +94,12 @@ def release(course=None) -> list[Path]:
     (assignment, notebook, cells: what formgrader and `nbgrader autograde` look up), and the visible
     checks' expectations. course: a course.CourseFolder (default: this repository)."""
     if course is None:
-        return [generate_lesson(), write_visible_expected()]
+        lesson = generate_lesson()
+        assert lesson is not None  # None only without a release folder
+        return [lesson, write_visible_expected()]
     os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))  # the expectations come from its solutions
     lesson = generate_lesson(course.release_dir, db_url=course.output().db_url, course_root=course.root)
+    assert lesson is not None  # None only without a release folder
     from autograde.access import staff_only
     staff_only(course.output().db_url)
     return [lesson, write_visible_expected()]

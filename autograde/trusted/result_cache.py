@@ -21,7 +21,8 @@ from autograde.running import sandbox
 from autograde.visible.atomic import make_dirs, write_atomic
 from autograde.outputs.records import SubmissionResult
 
-PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "miniai")  # autograde/, miniai/
+# autograde/ and miniai/
+PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "miniai")
 VERSIONED = ("torch", "numpy", "nbgrader", "nbclient", "nbformat", "ipykernel", "jupyter_client")
 REUSABLE_STATUSES = ("ok", "unreadable")
 
@@ -43,7 +44,7 @@ def _code_digest() -> str:
 
 def installed_versions(names) -> dict[str, str | None]:
     """Each package's installed version (None when it is not installed)."""
-    found = {}
+    found: dict[str, str | None] = {}
     for name in names:
         try:
             found[name] = metadata.version(name)

@@ -13,6 +13,7 @@ purpose (the visible checks' data that sandboxed kernels read, the student kit) 
 """
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -53,6 +54,6 @@ def make_dirs(path: Path | str, mode: int = PRIVATE_DIR) -> Path:
         try:
             folder.mkdir(mode=mode)
         except FileExistsError:
-            if not folder.is_dir():
-                raise
+            if not folder.is_dir():  # a file where a folder must be: say so as mkdir -p would
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
     return path

@@ -100,7 +100,7 @@ def _depending(exercise: str, cls, parent, named: dict | None) -> Outcome:
     judged_alone = lesson.exercise(exercise).judged_alone
     message = (_inherited(name, cls, parent, named)
                or (judged_alone and judged_alone(cls, parent, expected(exercise)["expected"]))
-               or depends_on(name, parent.__name__, named and named["name"]))
+               or depends_on(name, parent.__name__, named["name"] if named else None))
     return Outcome(exercise, DEPENDS, message, lesson.exercise_of(parent.__name__))
 
 

@@ -86,7 +86,7 @@ def difference(got, want, rtol=VALUE_RTOL, atol=VALUE_ATOL, path="") -> str | No
 
 def case_differences(got: dict, want: dict) -> dict:
     """Per optimizer case: None when it agrees, else a sentence. Errors in the student's code count."""
-    out = {}
+    out: dict[str, str | None] = {}
     got_cases = got.get("cases", {}) if isinstance(got, dict) else {}
     for name, w in want["cases"].items():
         g = got_cases.get(name) if isinstance(got_cases, dict) else None

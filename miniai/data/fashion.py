@@ -83,7 +83,7 @@ def find_source(data_dir=None, sample=False):
         tried.append(f"Debian package dataset-fashion-mnist: {DEBIAN_DIR} (missing {', '.join(missing)})")
         try:
             return Source('hub', 'fashion_mnist'), _load_from_hub()
-        except Exception as e:  # offline, no `datasets`, hub down...: all mean "not available here"
+        except Exception as e:  # noqa: BLE001 - offline, no `datasets`, hub down...: all mean "not available here"
             tried.append(f"Hugging Face hub load_dataset('fashion_mnist'): {type(e).__name__}: {str(e)[:200]}")
     files, missing = idx_files(SAMPLE_DIR)
     if files:

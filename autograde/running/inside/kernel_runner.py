@@ -45,6 +45,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
@@ -55,6 +56,7 @@ from nbclient.exceptions import DeadKernelError
 def _sibling(name: str):
     """A module next to this file, loaded by path (never through sys.path: see above)."""
     spec = importlib.util.spec_from_file_location(f"_autograde_runner_{name}", Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None  # a .py path always has a spec and a loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -63,7 +65,10 @@ def _sibling(name: str):
 _channel = _sibling("runner_channel")
 _identity = _sibling("runner_identity")
 _prelude = _sibling("runner_prelude")
-Events, Probes, Capped, OutputBudget = _channel.Events, _channel.Probes, _channel.Capped, _channel.OutputBudget
+if TYPE_CHECKING:  # the same classes as mypy sees them; at run time they come by path, as above
+    from autograde.running.inside.runner_channel import Capped, Events, OutputBudget, Probes
+else:
+    Events, Probes, Capped, OutputBudget = _channel.Events, _channel.Probes, _channel.Capped, _channel.OutputBudget
 
 TIMEOUT_ENAME = "CellTimeoutError"
 SAVE_EVERY_S = 2.0  # how often a long-running cell's partial outputs and new probe files are sent
@@ -307,7 +312,7 @@ def opening_cells(nb) -> list:
     No student code runs in them, so the per-cell limit, there to stop a student's loop, does not
     apply: on a loaded machine the setup cell's imports took over 20 s, and a timeout there cost the
     student every test. The wall limit still bounds them."""
-    cells = []
+    cells: list = []
     for cell in nb["cells"]:
         meta = cell.get("metadata", {})
         if meta.get("autograde", {}).get("added"):
@@ -323,16 +328,17 @@ def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: in
         cell_output_bytes: int = 8 * 2**20, notebook_output_bytes: int = 50 * 2**20) -> str:
     """Execute `nb` with cwd `workdir`, restarting the kernel without each cell that kills it.
     Returns the final status. Never raises for notebook problems."""
-    probes, skip, capped = Probes(workdir / "probe", events), set(), Capped(capped)
+    probes, capped_folders = Probes(workdir / "probe", events), Capped(capped)
+    skip: set[int] = set()
     budget = OutputBudget(cell_output_bytes, notebook_output_bytes)  # across restarts: skipped cells keep theirs
     course_opening = {id(c) for c in opening_cells(nb)}  # bounded by the wall limit, not the cell limit
     stop = threading.Event()
     threading.Thread(target=_ticker, args=(probes, stop), daemon=True).start()
-    end = {"status": "ok", "cell": None, "error": None}
+    end: dict[str, Any] = {"status": "ok", "cell": None, "error": None}
     while True:
         client = _Client(
             nb, cell_timeout=cell_timeout, output_chars=output_chars, events=events, probes=probes,
-            skip=skip, capped=capped, budget=budget, output_bytes=output_bytes,
+            skip=skip, capped=capped_folders, budget=budget, output_bytes=output_bytes,
             timeout_func=lambda cell: None if id(cell) in course_opening else cell_timeout, interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "autograde_timeout": True, "traceback": [],
                               "evalue": f"cell timed out after {cell_timeout:g} s and was interrupted"},
@@ -351,7 +357,7 @@ def run(nb, workdir: Path, events: Events, cell_timeout: float, output_chars: in
             continue
         except StuckKernel as exc:
             end.update(status="stuck", cell=exc.args[0])
-        except Exception as exc:  # kernel failed to start, nbclient failure
+        except Exception as exc:  # noqa: BLE001 - kernel failed to start, nbclient failure
             where = "while starting the kernel" if client.running is None else f"at cell {client.running}"
             end.update(status="error", cell=client.running, error=f"{type(exc).__name__} {where}: {exc}"[:2000])
         finally:
@@ -387,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     events = Events()
     try:
         nb = _prelude.read_notebook(sys.stdin) if args.prelude else nbformat.reads(sys.stdin.read(), as_version=4)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - an unreadable notebook, whatever the reason: said to the parent
         events.send(event="end", status="error", cell=None, error=f"unreadable notebook: {exc}"[:2000])
         return 1
     capped = {"working folder": args.workdir, "/tmp": Path("/tmp"), "/dev/shm": Path("/dev/shm")}

@@ -1,6 +1,7 @@
 """The runner's side of what crosses the sandbox wall: its event pipe, the probe files it reads
-for the grader, the size-capped folders it watches and the byte caps on the notebook's outputs. Standard library only: loaded by path by
-kernel_runner.py, which runs inside the sandbox and imports nothing from the course.
+for the grader, the size-capped folders it watches and the byte caps on the notebook's outputs.
+Standard library only: loaded by path by kernel_runner.py, which runs inside the sandbox and
+imports nothing from the course.
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ class Capped:
     """The size-capped folders; `newly_full` names those a cell filled (full now, not before it)."""
 
     def __init__(self, folders: dict[str, Path] | None):
-        self.folders, self._full = folders or {}, set()
+        self.folders, self._full = folders or {}, set[str]()
 
     def newly_full(self) -> list[str]:
         full = set()
@@ -126,7 +127,7 @@ def clip_bundle(content: dict, most: int) -> list[str]:
     sizes = {mime: len(json.dumps(value)) for mime, value in data.items()}
     dropped = []
     while data and sum(sizes.values()) > most:
-        mime = max(sizes, key=sizes.get)
+        mime = max(sizes, key=sizes.__getitem__)
         dropped.append(f"{mime} of {_megabytes(sizes.pop(mime))}")
         del data[mime]
     if dropped:

@@ -3,8 +3,8 @@
 autograde/trusted/lessons/<name>/__init__.py defines MISTAKES (mistakes.Mistake records) and
 JUDGES (judge name -> Judging: the schema its probe data must have and the function that
 scores it). `judging(test_id)` finds a test's; the judge (judge.py) and the schema check (schema.py)
-both read it here, so neither reaches into the other. A test in the lesson's visible registry names its judge; nothing here is shipped to
-students or seen by their kernels.
+both read it here, so neither reaches into the other. A test in the lesson's visible registry names
+its judge; nothing here is shipped to students or seen by their kernels.
 """
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ class _Cases:
     def first_param_right_at_first_step(self, name: str) -> bool:
         bad = _bad(self.data["cases"][name].get("traj"), self.want["cases"][name]["traj"])
         size = int(np.prod(self.spec[name].shapes[0]))
-        return bad is not None and not bad[0, :size].any() and bad[0, size:].any()
+        return bad is not None and bool(not bad[0, :size].any() and bad[0, size:].any())
 
     def first_steps(self) -> dict:
         """Each failing case's first differing step, counted only where one parameter alone shows it:
@@ -158,10 +158,11 @@ def _scale(c: _Cases) -> str:
         return "it shows with large gradients but not with tiny ones"
     if first.get(TINY) != 0 or first.get(LARGE) != 0:
         return ""
-    f = {n: _first_step_factor(c.spec[n], c.data["cases"][n]["traj"], c.want["cases"][n]["traj"])
-         for n in (TINY, LARGE)}
-    if None in f.values() or 0.0 in f.values():
+    found = {n: _first_step_factor(c.spec[n], c.data["cases"][n]["traj"], c.want["cases"][n]["traj"])
+             for n in (TINY, LARGE)}
+    if None in found.values() or 0.0 in found.values():
         return ""
+    f = {n: v for n, v in found.items() if v is not None}
     if f[TINY] * f[LARGE] > 0 and abs(f[TINY] / f[LARGE] - 1) < 0.05:
         side = " and in the wrong direction" if f[TINY] < 0 else ""
         return (f"the first step is {f[TINY]:.3g} times the solution's with tiny and with large gradients alike"

@@ -57,7 +57,8 @@ def _lr_watch():
         def __init__(self): self.lrs = []
 
         def before_batch(self, learn):
-            if learn.training: self.lrs.append(learn.opt.param_groups[0]["lr"])
+            if learn.training:
+                self.lrs.append(learn.opt.param_groups[0]["lr"])
     return LrWatch()
 
 
@@ -69,7 +70,7 @@ def sched_data(cb_cls, kind: str, plan=HIDDEN_PLAN) -> dict:
             def after_batch(self, learn): self._step(learn)
             def after_epoch(self, learn): self._step(learn)
         cb_cls = EveryEvent
-    log = {"created": [], "steps": []}
+    log: dict[str, list] = {"created": [], "steps": []}
     ref = [None]
     watch = _lr_watch()
     learn = _tiny_learner([cb_cls(partial(ScriptedSched, learner_ref=ref, log=log)), watch], plan)
@@ -78,7 +79,9 @@ def sched_data(cb_cls, kind: str, plan=HIDDEN_PLAN) -> dict:
     for i, epochs in enumerate(plan[2]):
         learn.fit(epochs)
         out[f"fit{i + 1}"] = {"created": list(log["created"]), "steps": list(log["steps"]), "lrs": list(watch.lrs)}
-        log["created"].clear(); log["steps"].clear(); watch.lrs.clear()
+        log["created"].clear()
+        log["steps"].clear()
+        watch.lrs.clear()
     return out
 
 

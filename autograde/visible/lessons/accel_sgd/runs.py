@@ -46,7 +46,8 @@ def short_run(opt_func, lr, extra_cbs=(), epochs=RUN_EPOCHS, seed=RUN_SEED) -> d
         def __init__(self): self.losses = []
 
         def after_loss(self, learn):
-            if learn.training: self.losses.append(learn.loss.detach().item())
+            if learn.training:
+                self.losses.append(learn.loss.detach().item())
 
     threads = torch.get_num_threads()
     was = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
