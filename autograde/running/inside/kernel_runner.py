@@ -312,8 +312,13 @@ def opening_cells(nb) -> list:
     No student code runs in them, so the per-cell limit, there to stop a student's loop, does not
     apply: on a loaded machine the setup cell's imports took over 20 s, and a timeout there cost the
     student every test. The wall limit still bounds them."""
+    given = nb["cells"]
+    if isinstance(given, _prelude.ArrivingCells):
+        # A kernel started ahead: its prelude is the course's opening, by construction. Indexing, not
+        # iterating: iterating past the prelude waits for the notebook, which has not been sent yet.
+        return [given[i] for i in range(len(given))]
     cells: list = []
-    for cell in nb["cells"]:
+    for cell in given:
         meta = cell.get("metadata", {})
         if meta.get("autograde", {}).get("added"):
             return cells
