@@ -240,7 +240,7 @@ def test_the_class_is_graded_and_each_good_notebook_as_usual(hostile):
     saved = {sid: json.loads((hostile["out"] / "grader" / "results" / f"{sid}.json").read_text())
              for sid in hostile["graded"]}
     for sid in ["ann", "ben"]:  # the lesson, unfilled
-        assert saved[sid]["status"] == "ok" and (rows[sid]["score"], rows[sid]["max_score"]) == ("0.0", "24.0")
+        assert saved[sid]["status"] == "ok" and (rows[sid]["total"], rows[sid]["max_score"]) == ("0.0", "24.0")
     assert "draft \\xff.ipynb" in saved["ann"]["submission_note"]
     assert "n" * 249 + ".ipynb" in saved["ben"]["submission_note"]
     assert {saved[sid]["status"] for sid in GRADED} == {"unreadable"}
