@@ -11,29 +11,17 @@ import csv
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograde import submissions
 from autograde.running import cgroups
-from autograde.running.sandbox import Limits, run_notebook
+from autograde.running.sandbox import Limits
+from test_sandbox_restart import run, text  # one notebook in the real sandbox, and a cell's text
 from test_second_lesson import FIXTURE, RIGHT, answered, autograde
 
 MiB = 2**20
 PROBE = "import os, pathlib\npathlib.Path(os.environ['AUTOGRADE_PROBE_DIR'], '{name}.json').write_text('{value}')"
-
-
-def run(tmp_path: Path, *sources: str, limits: Limits):
-    (tmp_path / "work").mkdir(exist_ok=True)
-    nb = new_notebook(cells=[new_markdown_cell("# lesson"), *(new_code_cell(s) for s in sources)])
-    return run_notebook(nb, tmp_path / "work", limits=limits)
-
-
-def text(result, index: int) -> str:
-    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
-                   for o in result.notebook["cells"][index].get("outputs", []))
 
 
 def _memory_capped() -> bool:

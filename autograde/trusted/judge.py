@@ -125,13 +125,12 @@ def judge(test_id: str, data) -> Verdict:
 
 
 def judge_probe(test_id: str, raw: bytes | None) -> Verdict:
-    """judge() on the bytes a kernel's probe sent (None: it sent none), decoded and checked once."""
-    _known(test_id)
+    """judge() on the bytes a kernel's probe sent (None: it sent none): decoded here, checked once there."""
     try:
-        data = schema.load_probe(test_id, raw)
+        data = None if raw is None else schema.decode(raw)
     except schema.Malformed as e:
         return malformed(test_id, e)
-    return _score(test_id, data)
+    return judge(test_id, data)
 
 
 def _known(test_id: str) -> None:
