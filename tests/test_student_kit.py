@@ -83,7 +83,7 @@ def test_the_readme_commands_are_the_ones_this_test_runs():
 def test_the_readme_says_what_run_all_does_and_how_long_it_takes():
     text = README.read_text()
     assert '"Run All" stops at the\n   first failing check' in text
-    assert "measured about 3.5 minutes (203 s;" in text and "allow 10–20 minutes" in text
+    assert "measured about 2.5 minutes (138 s;" in text and "allow 10–20 minutes" in text
 
 
 def test_the_kit_installs_and_makes_a_working_copy(student):

@@ -6,7 +6,11 @@ dict and one call of the transform per image. `BatchReader.__getitems__` (which 
 exists) makes that one read and one transform call per batch instead.
 
 Columns stored as `datasets` arrays (`Array2D`, `Array3D`...: decoded images, as `load_fashion_mnist`
-gives them) reach the transform as one numpy array per row, read from the batch's Arrow table in one go.
+gives them) reach the transform as one numpy array per row. The split's Arrow table is read once, the
+first time a batch is asked for, into one numpy array per column (a view of the memory-mapped Arrow data
+where it can be: `datasets`' own storage, not a copy of transformed rows); a batch is then numpy
+indexing, where asking `datasets` for the batch's rows cost 21 us an image, more than the transform
+(`python bench/data_pipeline.py` compares the epochs with plain tensors).
 That is the form `TF.to_tensor` takes besides a PIL image. Left to itself, `datasets` would hand a
 transform such a row as nested Python lists, which `TF.to_tensor` refuses, and building those lists costs
 more than the model step. Every other dataset is read through `ds[indices]`, exactly as `datasets` formats it.
@@ -43,21 +47,37 @@ class BatchReader(Dataset):
         arrays = self.transform is not None and not fmt['output_all_columns'] and any(map(_is_array, feats)) \
             and all(_is_array(f) or _plain(f) for f in feats)
         self.arrow = ds.with_format('arrow', columns=cols) if arrays else None
+        self.columns = None  # name -> the whole split's column, read on the first batch (_columns)
 
     def __len__(self): return len(self.ds)
     def __getitem__(self, i): return {k: v[0] for k, v in self.__getitems__([i]).items()}
     def __getattr__(self, name):
-        if name in ('ds', 'arrow', 'transform'): raise AttributeError(name)  # not set yet (e.g. while unpickling)
+        if name in ('ds', 'arrow', 'transform', 'columns'): raise AttributeError(name)  # not set yet (unpickling)
         return getattr(self.ds, name)
+
+    def __getstate__(self):  # a worker process reads the columns itself, from the same Arrow files
+        return {**self.__dict__, 'columns': None}
+
+    def _columns(self):
+        "Every column of the split: arrays as one numpy array (rows first), the rest as Python values."
+        if self.columns is None:
+            table, columns = self.arrow[:], {}
+            for name in table.column_names:
+                col = table.column(name).combine_chunks()
+                if _is_array(self.ds.features[name]):
+                    flat = col.storage
+                    for _ in self.ds.features[name].shape: flat = flat.flatten()
+                    columns[name] = flat.to_numpy(zero_copy_only=False).reshape(len(col), *self.ds.features[name].shape)
+                else: columns[name] = col.to_pylist()
+            self.columns = columns
+        return self.columns
 
     def _read(self, idxs):
         "The rows as the transform would see them, but with array columns as one numpy array per row."
-        table, batch = self.arrow[idxs], {}
-        for name in table.column_names:
-            col = table.column(name).combine_chunks()
-            if _is_array(self.ds.features[name]):  # a copy: torch wants arrays it may write to
-                batch[name] = list(np.array(col.to_numpy(zero_copy_only=False)))
-            else: batch[name] = col.to_pylist()
+        batch = {}
+        for name, col in self._columns().items():
+            if isinstance(col, np.ndarray): batch[name] = list(col[idxs])  # indexing copies: arrays torch may write to
+            else: batch[name] = [col[i] for i in idxs]
         return self.transform(batch)
 
     def __getitems__(self, idxs):
