@@ -64,6 +64,7 @@ def test_release_rewrites_a_file_whose_numbers_moved(committed, tmp_path):
     assert same_within_tolerance(json.loads(path.read_text()), committed)
 
 
+@pytest.mark.slow  # make demo grades the sample class
 def test_a_fresh_clone_is_clean_after_make_demo(tmp_path):
     """`git clone` of this repository (its last commit), then `autograde demo` (what `make demo` runs) there."""
     clone = tmp_path / "clone"
