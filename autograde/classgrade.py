@@ -98,6 +98,21 @@ def find(submitted: Path, notebook_id: str | None = None) -> submissions.Found:
     return found
 
 
+NO_BWRAP = ("bubblewrap (bwrap) is not available: submissions run WITHOUT network isolation or hidden paths. "
+            "Install the Debian/Ubuntu package 'bubblewrap'.")
+
+
+def course_to_grade(course: CourseFolder, output: Output, submitted: Path, limits, threads: int) -> grade.Course:
+    """What a grading worker needs of this course (grade.Course), as `autograde grade` and nbgrader's
+    own commands (nbgrader_engine.py) both load it: its solutions, the kept results' folder, the
+    folders its kernels must not see."""
+    os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))
+    os.environ.setdefault("AUTOGRADE_CACHE", str(output.grader / "cache"))
+    graded = grade.load_course(limits=limits, threads=threads)
+    graded.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
+    return graded
+
+
 def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path | None = None, jobs: int = 1,
                 scheduler: str | None = None, wall_s: float | None = None, cell_s: float | None = None,
                 regrade: bool = False, slots: list | None = None) -> ClassGrading:
@@ -112,17 +127,14 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     subs = found.submissions
     if not course.solutions.is_file():
         raise CourseError(f"no solutions notebook at {course.solutions}: is {course.root} the course folder?")
-    os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))
     if (open_solutions := access.solutions_exposed(course)):
         say(f"warning: other accounts on this machine can read the solutions ({course.solutions}); close them: "
             f"{open_solutions.fix}   (autograde doctor checks the whole course)")
     if not bwrap_available():
-        say("WARNING: bubblewrap (bwrap) is not available: submissions run WITHOUT network isolation or "
-            "hidden paths. Install the Debian/Ubuntu package 'bubblewrap'.")
+        say(f"WARNING: {NO_BWRAP}")
     limits = Limits(**{k: v for k, v in (("wall_s", wall_s), ("cell_s", cell_s)) if v})  # type: ignore[arg-type]
-    os.environ.setdefault("AUTOGRADE_CACHE", str(output.grader / "cache"))
-    graded_course = grade.load_course(limits=limits, threads=kernel_threads(os.cpu_count() or 1, jobs, len(subs)))
-    graded_course.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
+    graded_course = course_to_grade(course, output, submitted, limits,
+                                    kernel_threads(os.cpu_count() or 1, jobs, len(subs)))
     texts = [(s.student_id, submissions.read_text(s.path)) for s in subs]
     same = identical.groups(texts, graded_course.canonical)
     kept = ResultCache(cache_dir() / "results", graded_course)

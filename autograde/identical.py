@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from autograde.running.notebook import answer_ids, grade_id, read_submission
+from autograde.running.notebook import answer_ids, cell_source, grade_id, read_submission
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,6 @@ class Group:
     """Students who handed in the same notebook file (same_file), or the same source in every answer cell."""
     students: tuple[str, ...]
     same_file: bool
-
-
-def _source(cell) -> str:
-    src = cell.get("source", "")
-    return "".join(map(str, src)) if isinstance(src, list) else str(src)
 
 
 def stubs(canonical) -> dict[str, str]:
@@ -36,7 +31,7 @@ def stubs(canonical) -> dict[str, str]:
     for cell in nb["cells"]:
         gid = grade_id(cell)
         if gid is not None and gid in answers and gid not in found:
-            found[gid] = _source(cell)
+            found[gid] = cell_source(cell)
     return found
 
 
@@ -49,14 +44,11 @@ def answers(text: str, released: dict[str, str]) -> tuple | None:
         return None
     taken: dict[str, str] = {}
     for cell in nb.cells:
-        if not isinstance(cell, dict) or not isinstance(cell.get("metadata"), dict):
+        if not isinstance(cell, dict):
             continue
-        try:
-            gid = grade_id(cell)
-        except AttributeError:  # an nbgrader entry that is not a dict of fields
-            continue
+        gid = grade_id(cell)  # {} for malformed nbgrader metadata: not an answer
         if isinstance(gid, str) and gid in released and gid not in taken:
-            taken[gid] = _source(cell)
+            taken[gid] = cell_source(cell)
     filled = tuple((gid, _filled(taken.get(gid), stub)) for gid, stub in sorted(released.items()))
     return filled if any(source is not None for _, source in filled) else None
 

@@ -116,9 +116,8 @@ def context(pp) -> Context:
 
 def load_context(course: CourseFolder, log=None) -> Context:
     """Everything grade_class sets up before grading, for one submission at a time."""
-    from autograde.classgrade import kernel_threads
+    from autograde.classgrade import NO_BWRAP, course_to_grade, kernel_threads
     from autograde.running.sandbox import Limits, bwrap_available
-    from autograde.trusted import grade
     from autograde.trusted.result_cache import ResultCache, cache_dir
     lesson = course.lesson()
     if lesson:
@@ -128,14 +127,10 @@ def load_context(course: CourseFolder, log=None) -> Context:
     if not course.solutions.is_file():
         raise EngineError(f"no solutions notebook at {course.solutions}: is {course.root} the course folder?")
     output = course.output()
-    os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))
-    os.environ.setdefault("AUTOGRADE_CACHE", str(output.grader / "cache"))
     if not bwrap_available() and log is not None:
-        log.warning("bubblewrap (bwrap) is not available: submissions run WITHOUT network isolation or hidden "
-                    "paths. Install the Debian/Ubuntu package 'bubblewrap'.")
+        log.warning("%s", NO_BWRAP)
     slot = _slot()
-    graded = grade.load_course(limits=Limits(), threads=kernel_threads(os.cpu_count() or 1, 1, 1))
-    graded.hidden = [str(course.submitted.resolve()), str(output.root), str(course.root)]
+    graded = course_to_grade(course, output, course.submitted, Limits(), kernel_threads(os.cpu_count() or 1, 1, 1))
     return Context(course, output, graded, ResultCache(cache_dir() / "results", graded), slot)
 
 

@@ -60,17 +60,17 @@ def test_hostile_data_scores_zero_with_a_reason(test_id):
 
 
 @pytest.mark.parametrize("test_id", list(BY_KIND.values()))
-def test_hostile_bytes_are_rejected_by_load_probe(test_id):
+def test_hostile_bytes_are_rejected_when_decoded_and_checked(test_id):
     for raw in [b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000, b"{" * 10, b'{"cases": ' + b"1" * 5000 + b"}",
                 b"NaN", b" " * (schema.MAX_BYTES + 1)]:
         with pytest.raises(schema.Malformed):
-            schema.load_probe(test_id, raw)
+            schema.check(test_id, schema.decode(raw))
 
 
 @pytest.mark.parametrize("test_id", list(BY_KIND.values()))
 def test_the_solutions_own_results_pass_the_schema_unchanged(test_id):
     real = judge.reference_data(test_id)
-    assert schema.load_probe(test_id, json.dumps(real).encode()) == real
+    assert schema.check(test_id, schema.decode(json.dumps(real).encode())) == real
 
 
 def test_an_overflowing_loss_curve_is_one_tests_zero():

@@ -12,13 +12,8 @@ from __future__ import annotations
 import ast
 import hashlib
 
-from autograde.running.notebook import is_added, nbgrader_meta
+from autograde.running.notebook import cell_source, is_added, nbgrader_meta
 from autograde.visible import lesson as lessons
-
-
-def _source(cell) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
 
 
 def _cells(executed) -> list:
@@ -31,13 +26,13 @@ def answer_sources(executed) -> dict[str, str]:
     for cell in _cells(executed):
         meta = nbgrader_meta(cell)
         if meta.get("solution") and meta.get("grade_id") and meta["grade_id"] not in out:
-            out[meta["grade_id"]] = _source(cell)
+            out[meta["grade_id"]] = cell_source(cell)
     return out
 
 
 def added_sources(executed) -> list[str]:
     """The code cells the student added (running/notebook.py prepare marks them), in notebook order."""
-    return [_source(c) for c in _cells(executed) if c.get("cell_type") == "code" and is_added(c)]
+    return [cell_source(c) for c in _cells(executed) if c.get("cell_type") == "code" and is_added(c)]
 
 
 def _tree(source: str) -> ast.Module | None:

@@ -22,8 +22,15 @@ def nbgrader_meta(cell) -> dict:
     """A cell's nbgrader metadata, {} when absent or malformed. The one reader of it everywhere: nbgrader's
     own `nbgrader.utils.is_solution` & co. assume well-formed metadata and raise AttributeError on a
     student's notebook whose `nbgrader` entry is, say, a string."""
-    meta = (cell.get("metadata") or {}).get("nbgrader", {})
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
     return meta if isinstance(meta, dict) else {}
+
+
+def cell_source(cell) -> str:
+    """A cell's text, whether the file stored it as one string or as a list of lines."""
+    source = cell.get("source", "")
+    return "".join(map(str, source)) if isinstance(source, list) else str(source)
 
 
 def grade_id(cell) -> str | None:
@@ -91,8 +98,7 @@ def prepare(submission, canonical) -> nbformat.NotebookNode:
     for cell in submission.cells:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = cell_source(cell)
         gid = nbgrader_meta(cell).get("grade_id")
         if gid is not None and gid in answers and gid not in taken:
             taken[gid] = source

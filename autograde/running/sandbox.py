@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import platformdirs
 
 from autograde.running import kernel_users, sandbox_mounts, sandbox_sweep, seccomp
 from autograde.running.inside import kernel_runner
@@ -187,17 +186,10 @@ def syscall_filter_in_force() -> bool:
     return bwrap_available() and _syscall_filter() is not None
 
 
-def _miniai_cache() -> Path:
-    """miniai's dataset cache folder, by miniai.hubcache.cache_root's rule (not imported: it pulls torch)."""
-    if os.environ.get("MINIAI_CACHE"):
-        return Path(os.environ["MINIAI_CACHE"])
-    return platformdirs.user_cache_path("miniai")
-
-
 def _needed() -> list[Path]:
-    """What every kernel needs whatever the caller exposes: the interpreter, the venv, the runner, data."""
+    """What every kernel needs whatever the caller exposes: the interpreter, the venv, the runner."""
     return sorted({INSIDE, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-                   Path(sys.base_exec_prefix), Path(sys.executable).resolve().parent, _miniai_cache()})
+                   Path(sys.base_exec_prefix), Path(sys.executable).resolve().parent})
 
 
 # --------------------------------------------------------------------------- processes
@@ -283,8 +275,7 @@ def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict |
     command, tmp = _command(workdir, limits, hide, expose, sandboxed, user, filter_fd)
     if prelude is not None:
         command.append("--prelude")
-    # Sandboxed, the grader's dataset cache is read-only inside (never written by a kernel).
-    full_env = {"MINIAI_CACHE": str(_miniai_cache()), **(env or {})} if sandboxed else env
+    full_env = env
     cgroup = SubmissionCgroup.create(limits.processes, limits.cpus, limits.memory_total_bytes,
                                      prefix=sandbox_sweep.workdir_prefix())
     proc = subprocess.Popen(

@@ -158,7 +158,3 @@ def decode(raw: bytes) -> object:
     except (UnicodeDecodeError, ValueError) as e:
         raise Malformed(f"the result file is not JSON ({str(e)[:100]})") from None
 
-
-def load_probe(test_id: str, raw: bytes | None):
-    """Decode and check the bytes a test's probe wrote (None: no file). Raises Malformed."""
-    return None if raw is None else check(test_id, decode(raw))
