@@ -8,6 +8,7 @@ for this assignment) stop the run before anything is graded, in one line.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import stat
@@ -25,6 +26,7 @@ from autograde.outputs.records import SubmissionResult
 from autograde.trusted import grade
 from autograde import access, identical, submissions
 from autograde.course import CourseError, CourseFolder, Output
+from autograde.visible import lesson as lessons
 from autograde.visible.atomic import make_dirs, write_atomic
 
 
@@ -102,15 +104,15 @@ NO_BWRAP = ("bubblewrap (bwrap) is not available: submissions run WITHOUT networ
             "Install the Debian/Ubuntu package 'bubblewrap'.")
 
 
-def course_to_grade(course: CourseFolder, output: Output, submitted: Path, limits, threads: int) -> grade.Course:
-    """What a grading worker needs of this course (grade.Course), as `autograde grade` and nbgrader's
-    own commands (nbgrader_engine.py) both load it: its solutions, the kept results' folder, the
-    folders its kernels must not see."""
-    os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))
-    os.environ.setdefault("AUTOGRADE_CACHE", str(output.grader / "cache"))
-    graded = grade.load_course(limits=limits, threads=threads)
-    graded.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
-    return graded
+def grading_setup(course: CourseFolder, output: Output, submitted: Path, limits, threads: int) -> grade.GradingSetup:
+    """What a grading worker needs of this course (grade.GradingSetup), as `autograde grade` and nbgrader's
+    own commands (nbgrader_engine.py) both load it: its lesson and solutions, the cache folder, the
+    folders its kernels must not see. All are passed on as arguments: nothing is left in the
+    environment for the next course this process grades."""
+    setup = grade.load_setup(solutions=course.solutions, cache=output.cache, lesson=course.lesson_name(),
+                             limits=limits, threads=threads)
+    setup.hidden = [str(Path(submitted).resolve()), str(output.root), str(course.root)]
+    return setup
 
 
 def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path | None = None, jobs: int = 1,
@@ -118,7 +120,13 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
                 regrade: bool = False, slots: list | None = None) -> ClassGrading:
     """Grade every submission under SUBMITTED (default: the course's) into OUT (default: the course).
     Results of an earlier grading into the same OUT are reused where nothing changed, unless regrade."""
-    from autograde.trusted.result_cache import ResultCache, cache_dir
+    with lessons.chosen(course.lesson_name()):  # the course's lesson, for the tables, pages and gradebook
+        return _grade_class(course, submitted, out, jobs, scheduler, wall_s, cell_s, regrade, slots)
+
+
+def _grade_class(course: CourseFolder, submitted: Path | None, out: Path | None, jobs: int, scheduler: str | None,
+                 wall_s: float | None, cell_s: float | None, regrade: bool, slots: list | None) -> ClassGrading:
+    from autograde.trusted.result_cache import ResultCache
     from autograde.running.sandbox import Limits, bwrap_available
     submitted = Path(submitted) if submitted else course.submitted
     output = course.output(out)
@@ -133,11 +141,10 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
     if not bwrap_available():
         say(f"WARNING: {NO_BWRAP}")
     limits = Limits(**{k: v for k, v in (("wall_s", wall_s), ("cell_s", cell_s)) if v})  # type: ignore[arg-type]
-    graded_course = course_to_grade(course, output, submitted, limits,
-                                    kernel_threads(os.cpu_count() or 1, jobs, len(subs)))
+    setup = grading_setup(course, output, submitted, limits, kernel_threads(os.cpu_count() or 1, jobs, len(subs)))
     texts = [(s.student_id, submissions.read_text(s.path)) for s in subs]
-    same = identical.groups(texts, graded_course.canonical)
-    kept = ResultCache(cache_dir() / "results", graded_course)
+    same = identical.groups(texts, setup.canonical)
+    kept = ResultCache(output.cache / "results", setup)
     reused = [] if regrade else [r for r in (kept.load(sid, text) for sid, text in texts) if r]
     if reused:
         done = {r.student_id for r in reused}
@@ -161,12 +168,12 @@ def grade_class(course: CourseFolder, submitted: Path | None = None, out: Path |
                                   paths.ASSIGNMENT, course.course_id)
         graded, reference_future = [], None
         if any(_is_json(text) for _, text in texts):  # nothing to judge when all are reused or unreadable
-            reference_future = in_background(grade._warm_reference, graded_course, stop)
+            reference_future = in_background(grade._warm_reference, setup, stop)
             if jobs > 1 or scheduler:
                 reference_future.result()
         if texts:
             placed = {"slots": slots} if slots else {}  # where the kernels run (gpus.for_grading)
-            graded = grade.grade_all(texts, graded_course, jobs=jobs, scheduler=scheduler, on_result=keep, **placed)
+            graded = grade.grade_all(texts, setup, jobs=jobs, scheduler=scheduler, on_result=keep, **placed)
         if reference_future:
             reference_future.result()
         db_future.result()
@@ -188,13 +195,15 @@ def graded_now() -> str:
 
 
 def in_background(fn, *args) -> Future:
-    """fn(*args) in a daemon thread. A ThreadPoolExecutor's threads are joined at exit, so Ctrl-C
-    would wait minutes for a warm-up no one needs any more (CI saw it pass 300 s)."""
+    """fn(*args) in a daemon thread, in this thread's context (the lesson chosen for this course). A
+    ThreadPoolExecutor's threads are joined at exit, so Ctrl-C would wait minutes for a warm-up no one
+    needs any more (CI saw it pass 300 s)."""
     future: Future = Future()
+    context = contextvars.copy_context()
 
     def work():
         try:
-            future.set_result(fn(*args))
+            future.set_result(context.run(fn, *args))
         except BaseException as e:  # noqa: BLE001 - handed to whoever asks for the result
             future.set_exception(e)
     threading.Thread(target=work, name=getattr(fn, "__name__", "background"), daemon=True).start()
@@ -203,7 +212,7 @@ def in_background(fn, *args) -> Future:
 
 def kernel_threads(cores: int, jobs: int, count: int) -> int:
     """Each kernel's share of the cores. With more submissions than jobs, each job's next kernel is
-    started beside the running one (running/spare.py), so twice as many kernels share the cores.
+    started beside the running one (running/ahead.py), so twice as many kernels share the cores.
     Two torch threads per kernel beside a kernel importing stalled the running one: a class at
     --jobs 1 took 8.3-8.9 s a submission with 2 threads, 7.5-7.9 s with 1 (2 cores, same scores)."""
     at_once = max(1, jobs) * (2 if count > max(1, jobs) else 1)
@@ -312,6 +321,7 @@ def rebuild_feedback(course: CourseFolder, out: Path | None = None) -> list[Path
     if not graded:
         raise CourseError(f"nothing graded into {output.root} yet ({output.grader / 'results'} is empty): "
                           f"run autograde grade first")
-    with_hand = as_in_gradebook(graded, course, output)
-    results.write_csvs(with_hand, output.grader)  # with the hand scores entered since the grading
-    return write_feedback_pages(graded, course, output, with_hand)
+    with lessons.chosen(course.lesson_name()):
+        with_hand = as_in_gradebook(graded, course, output)
+        results.write_csvs(with_hand, output.grader)  # with the hand scores entered since the grading
+        return write_feedback_pages(graded, course, output, with_hand)

@@ -7,6 +7,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from autograde import paths
@@ -20,23 +22,25 @@ def _offline_defaults() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _course(args):
+@contextmanager
+def _course(args) -> Iterator:
+    """The course the command works on; within the block, its lesson is the current one (passed on to
+    grading workers in their GradingSetup, never through the environment)."""
     from autograde.course import describe, find_course
+    from autograde.visible import lesson as lessons
     course = find_course(getattr(args, "course", None))
-    chosen = course.lesson()
-    if chosen and not os.environ.get("AUTOGRADE_LESSON"):
-        os.environ["AUTOGRADE_LESSON"] = chosen  # the course's lesson, for this process and its grading workers
     print(describe(course))
-    return course
+    with lessons.chosen(course.lesson_name()):
+        yield course
 
 
 def cmd_release(args) -> int:
     from autograde.trusted.release import release
-    course = _course(args)
-    for path in release(course):
-        print(f"wrote {path}")
-    print(f"gradebook: {course.output().db_url} holds {paths.ASSIGNMENT} (notebook and cells), as "
-          f"formgrader and nbgrader's commands expect")
+    with _course(args) as course:
+        for path in release(course):
+            print(f"wrote {path}")
+        print(f"gradebook: {course.output().db_url} holds {paths.ASSIGNMENT} (notebook and cells), as "
+              f"formgrader and nbgrader's commands expect")
     return 0
 
 
@@ -45,12 +49,12 @@ def cmd_grade(args) -> int:
     from autograde.classgrade import grade_class
     from autograde.running.gpus import for_grading
     t0 = time.monotonic()
-    course = _course(args)
-    devices = for_grading(args.gpus, args.per_gpu, args.jobs, args.scheduler)  # before anything starts CUDA
-    done = grade_class(course, Path(args.submitted) if args.submitted else None,
-                       Path(args.out) if args.out else None, devices.jobs, args.scheduler, args.timeout,
-                       args.cell_timeout, args.regrade, slots=devices.slots)
-    _print_table(done.with_hand or done.results, done.skipped, done.identical)
+    with _course(args) as course:
+        devices = for_grading(args.gpus, args.per_gpu, args.jobs, args.scheduler)  # before anything starts CUDA
+        done = grade_class(course, Path(args.submitted) if args.submitted else None,
+                           Path(args.out) if args.out else None, devices.jobs, args.scheduler, args.timeout,
+                           args.cell_timeout, args.regrade, slots=devices.slots)
+        _print_table(done.with_hand or done.results, done.skipped, done.identical)
     out = done.output
     skipped = f" ({len(done.skipped)} folder(s) not graded: see above)" if done.skipped else ""
     print(f"graded {len(done.results)} submission(s){skipped} in {time.monotonic() - t0:.1f} s -> {out.root}/: "
@@ -67,13 +71,13 @@ def cmd_doctor(args) -> int:
 def cmd_feedback(args) -> int:
     from autograde.classgrade import as_in_gradebook, rebuild_feedback
     from autograde.outputs.results import load_latest
-    course = _course(args)
-    out = course.output(Path(args.out) if args.out else None)
-    pages = rebuild_feedback(course, out.root)
-    _print_table(as_in_gradebook(load_latest(out.grader / "results"), course, out))
-    root = "" if out.root == course.root else f" --CourseDirectory.root={out.root}"
-    print(f"wrote {len(pages)} feedback page(s) from the gradebook (hand scores, overrides, comments) into "
-          f"{out.feedback}/. Next: nbgrader release_feedback {paths.ASSIGNMENT}{root}")
+    with _course(args) as course:
+        out = course.output(Path(args.out) if args.out else None)
+        pages = rebuild_feedback(course, out.root)
+        _print_table(as_in_gradebook(load_latest(out.grader / "results"), course, out))
+        root = "" if out.root == course.root else f" --CourseDirectory.root={out.root}"
+        print(f"wrote {len(pages)} feedback page(s) from the gradebook (hand scores, overrides, comments) into "
+              f"{out.feedback}/. Next: nbgrader release_feedback {paths.ASSIGNMENT}{root}")
     return 0
 
 

@@ -6,13 +6,17 @@ from. Its nbgrader settings (CourseDirectory: root, source, release, submitted, 
 feedback directories, db_url) decide the layout, so every nbgrader command (formgrader, export,
 generate_feedback, release_feedback) finds what the grader wrote. The grader's own files (CSVs,
 report, kept results) live in OUT/grader/, out of nbgrader's way.
+
+A course says which lesson it grades, where its solutions are and where its cache is (`lesson_name`,
+`solutions`, `Output.cache`), and grading gets them from here as arguments (trusted/grade.py
+GradingSetup). A person may override each with AUTOGRADE_LESSON, AUTOGRADE_SOLUTIONS or
+AUTOGRADE_CACHE: read here, never written by the grader, so one process can grade two courses.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from autograde import paths
 
 CONFIG_NAME = "nbgrader_config.py"
 GRADER_DIR = "grader"  # OUT/grader/: grades.csv, cells.csv, report.html, results/, cache/
@@ -30,22 +34,27 @@ class CourseError(SystemExit):
 
 @dataclass(frozen=True)
 class CourseFolder:
-    """One course folder and the nbgrader settings the grader follows."""
+    """The instructor's course folder on disk and the nbgrader settings the grader follows."""
     root: Path                 # nbgrader's CourseDirectory.root
     config: Path | None        # the nbgrader_config.py read (None: nbgrader's defaults)
     settings: dict
 
     @property
     def solutions(self) -> Path:
-        a = paths.ASSIGNMENT
-        return self.root / self.settings["source_directory"] / a / f"{a}.ipynb"
+        """The lesson's source notebook, source/<lesson>/<lesson>.ipynb (AUTOGRADE_SOLUTIONS: another)."""
+        a = self.lesson_name()
+        return Path(os.environ.get("AUTOGRADE_SOLUTIONS") or
+                    self.root / self.settings["source_directory"] / a / f"{a}.ipynb")
 
-    def lesson(self) -> str | None:
-        """The installed lesson whose source notebook this course holds, when exactly one is."""
+    def lesson_name(self) -> str:
+        """The lesson this course grades: AUTOGRADE_LESSON, else the installed lesson whose source
+        notebook the course holds when exactly one is, else the default lesson (visible/lesson.py)."""
         from autograde.visible import lesson as lessons
+        if os.environ.get(lessons.ENV):
+            return os.environ[lessons.ENV]
         source = self.root / self.settings["source_directory"]
         found = [n for n in lessons.installed() if (source / n / f"{n}.ipynb").is_file()]
-        return found[0] if len(found) == 1 else None
+        return found[0] if len(found) == 1 else lessons.default_name()
 
     @property
     def release_dir(self) -> Path:
@@ -76,6 +85,12 @@ class Output:
     feedback: Path
     db_url: str
     grader: Path
+
+    @property
+    def cache(self) -> Path:
+        """The reference runs and, under results/, the kept results: OUT/grader/cache/ (AUTOGRADE_CACHE:
+        another folder)."""
+        return Path(os.environ.get("AUTOGRADE_CACHE") or self.grader / "cache")
 
     @property
     def db_path(self) -> Path | None:
@@ -117,7 +132,5 @@ def load(folder: Path) -> CourseFolder:
 
 def describe(course: CourseFolder) -> str:
     """One line that says which course is graded, against which solutions."""
-    import os
-    solutions = os.environ.get("AUTOGRADE_SOLUTIONS") or course.solutions
     settings = course.config or "nbgrader's defaults"
-    return f"course: {course.root} (settings: {settings}; solutions: {solutions})"
+    return f"course: {course.root} (settings: {settings}; solutions: {course.solutions})"

@@ -266,6 +266,18 @@ def probe_data() -> tuple[bool, str | None]:
     return sample_ok, (None if full.kind == "sample" else f"{full.kind} {full.location}")
 
 
+OVERRIDES = {"AUTOGRADE_LESSON": "lesson", "AUTOGRADE_SOLUTIONS": "solutions notebook",
+             "AUTOGRADE_CACHE": "cache folder"}
+
+
+def override_findings(environ) -> list[Finding]:
+    """The course settings a person overrides in the environment: they hold for every course graded here,
+    where each course otherwise has its own (course.py)."""
+    return [Finding("course", WARN, f"{name}={environ[name]} replaces every course's own {what}",
+                    f"unset {name}   # to grade each course with its own")
+            for name, what in OVERRIDES.items() if environ.get(name)]
+
+
 def probe_access(course: str | None = None):
     """(exposures, course root) of the course named, else the one this command runs in; (.., None): none."""
     from autograde import access
@@ -289,6 +301,7 @@ def gather(course: str | None = None) -> list[Finding]:
     wanted = env_yml_requirements()
     found += package_findings(wanted, installed_versions({*wanted, *CALIBRATED, "nbgrader", "numpy", "distributed"}))
     found += access_findings(*probe_access(course))
+    found += override_findings(os.environ)
     return found
 
 

@@ -48,7 +48,7 @@ from autograde.outputs.records import SubmissionResult
 
 if TYPE_CHECKING:  # imported where used, so that nbgrader loads this module quickly
     from autograde.running.gpus import Slot
-    from autograde.trusted.grade import Course
+    from autograde.trusted.grade import GradingSetup
     from autograde.trusted.result_cache import ResultCache
 
 RESULTS_DIR = "results"  # OUT/grader/results/{student}.json: each student's latest result (outputs/results.py)
@@ -63,7 +63,7 @@ class Context:
     """One nbgrader command's course, loaded once: what `autograde grade` loads before it grades."""
     course: CourseFolder
     output: Output
-    graded: Course
+    setup: GradingSetup  # what grading this course takes: its lesson, solutions and cache among them
     cache: ResultCache
     slot: Slot          # where this process's kernels run
     results: dict = field(default_factory=dict)  # graded in this command, not yet recorded
@@ -116,12 +116,9 @@ def context(pp) -> Context:
 
 def load_context(course: CourseFolder, log=None) -> Context:
     """Everything grade_class sets up before grading, for one submission at a time."""
-    from autograde.classgrade import NO_BWRAP, course_to_grade, kernel_threads
+    from autograde.classgrade import NO_BWRAP, grading_setup, kernel_threads
     from autograde.running.sandbox import Limits, bwrap_available
-    from autograde.trusted.result_cache import ResultCache, cache_dir
-    lesson = course.lesson()
-    if lesson:
-        os.environ.setdefault("AUTOGRADE_LESSON", lesson)
+    from autograde.trusted.result_cache import ResultCache
     for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):  # grading never needs the hub (cli._offline_defaults)
         os.environ.setdefault(name, "1")
     if not course.solutions.is_file():
@@ -130,8 +127,8 @@ def load_context(course: CourseFolder, log=None) -> Context:
     if not bwrap_available() and log is not None:
         log.warning("%s", NO_BWRAP)
     slot = _slot()
-    graded = course_to_grade(course, output, course.submitted, Limits(), kernel_threads(os.cpu_count() or 1, 1, 1))
-    return Context(course, output, graded, ResultCache(cache_dir() / "results", graded), slot)
+    setup = grading_setup(course, output, course.submitted, Limits(), kernel_threads(os.cpu_count() or 1, 1, 1))
+    return Context(course, output, setup, ResultCache(output.cache / "results", setup), slot)
 
 
 def _submission(ctx: Context, student_id: str, notebook_path: Path) -> submissions.Submission:
@@ -158,7 +155,7 @@ def grade_one(ctx: Context, student_id: str, notebook_path: Path, log=None) -> S
             log.info("%s: unchanged since it was last graded: the kept result is reused", student_id)
     else:
         from autograde.classgrade import graded_now
-        result = SubmissionResult.from_dict(grade.grade_submission(ctx.graded, student_id, text, ctx.slot))
+        result = SubmissionResult.from_dict(grade.grade_submission(ctx.setup, student_id, text, ctx.slot))
         result.graded_at = graded_now()  # as classgrade keeps it: with the result, so a reuse keeps it
         ctx.cache.store(text, result)
     result.submission_note, result.timestamp, result.submitted_folder = sub.note or "", sub.timestamp, str(sub.folder)
@@ -223,6 +220,10 @@ class GradeSubmission(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         ctx = context(self)
+        with ctx.setup.in_effect():  # this course's lesson, whichever course this process graded before
+            return self._grade(ctx, resources)
+
+    def _grade(self, ctx: Context, resources):
         who = resources["nbgrader"]
         if who["assignment"] != paths.ASSIGNMENT or who["notebook"] != paths.ASSIGNMENT:
             raise EngineError(f"this course's engine grades {paths.ASSIGNMENT}/{paths.ASSIGNMENT}.ipynb, not "
@@ -231,7 +232,7 @@ class GradeSubmission(NbGraderPreprocessor):
         notebook_path = Path(meta.get("path", "."), f"{meta.get('name', who['notebook'])}.ipynb")
         result = grade_one(ctx, who["student"], notebook_path, self.log)
         ctx.results[result.student_id] = result  # for RecordVerdicts, next in this command
-        return nbformat.from_dict(scored_notebook(result, ctx.graded.canonical)), resources
+        return nbformat.from_dict(scored_notebook(result, ctx.setup.canonical)), resources
 
 
 class RecordVerdicts(NbGraderPreprocessor):
@@ -244,7 +245,8 @@ class RecordVerdicts(NbGraderPreprocessor):
         if result is None:
             raise EngineError(f"{submissions.shown(student)}: not graded by this command (the sanitize step is "
                               f"GradeSubmission: both of the course's Autograde settings go together)")
-        record(ctx, result, self.log)
+        with ctx.setup.in_effect():
+            record(ctx, result, self.log)
         return nb, resources
 
 
@@ -264,5 +266,6 @@ class FeedbackPage(Exporter):
         _, resources = super().from_notebook_node(nb, resources, **kw)
         ctx = context(self)
         result = saved_result(ctx, resources["nbgrader"]["student"])
-        shown = as_in_gradebook([result], ctx.course, ctx.output)[0]  # as write_feedback_pages shows it
-        return feedback.render_feedback(shown), resources
+        with ctx.setup.in_effect():
+            shown = as_in_gradebook([result], ctx.course, ctx.output)[0]  # as write_feedback_pages shows it
+            return feedback.render_feedback(shown), resources

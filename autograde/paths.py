@@ -1,7 +1,8 @@
 """Where things are: the repository (or the unpacked student kit), and the lesson's assignment name.
 
-ASSIGNMENT is the current lesson's name (autograde/visible/lesson.py says how it is chosen:
-AUTOGRADE_LESSON, else the one lesson released in lessons/), read when asked.
+ASSIGNMENT is the current lesson's name (autograde/visible/lesson.py says how it is chosen: the
+course's, while the grader works on a course; else AUTOGRADE_LESSON, else the one lesson released in
+lessons/), read when asked.
 """
 from __future__ import annotations
 

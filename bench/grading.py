@@ -73,7 +73,7 @@ def instrumented_cli(result_path: str, argv: list[str]) -> int:
 
     wrap(sandbox, "bwrap_available", "bwrap self-test")
     wrap(grade, "find_submissions", "find submissions")
-    wrap(grade, "load_course", "load course (solutions notebook -> canonical)")
+    wrap(grade, "load_setup", "load the grading setup (solutions notebook -> canonical)")
     wrap(grade, "_warm_reference", REFERENCE_PHASE)
     wrap(grade, "grade_all", "grade_all (kernels + judge)", keep=True)
     wrap(results, "write_csvs", "write CSVs")
@@ -153,9 +153,9 @@ def build_class(dest: Path, size: int) -> list[tuple[str, str]]:
               ("adam_no_bias_correction",), ("sched_steps_in_validation",), ("batch_sched_per_epoch",),
               ("epoch_sched_per_batch",), ("has_learn_not_cleared",), ("recorder_not_reset",),
               ("rmsprop_zero_init", "adam_betas_swapped")]
-    spare = [(m.key,) for m in mistakes.CATALOGUE if (m.key,) not in wanted]
+    others = [(m.key,) for m in mistakes.CATALOGUE if (m.key,) not in wanted]
     mistake_sets = [ks for ks in wanted if all(k in mistakes.BY_KEY for k in ks)]
-    mistake_sets += spare[:len(wanted) - len(mistake_sets)]
+    mistake_sets += others[:len(wanted) - len(mistake_sets)]
     kinds = ["correct", "variant", "mistake", "unfilled", "correct", "variant", "mistake", "mistake", "mistake",
              "mistake", "mistake", "correct", "mistake", "mistake", "mistake", "mistake", "mistake", "correct",
              "correct", "unfilled"]
@@ -417,7 +417,7 @@ def report(made, cold, warm, j1, j2, again, nbg, args) -> str:
     out.append("### Where the wall time of `autograde grade` goes")
     out.append("")
     labels = ["process start (interpreter)", "import autograde.cli", "import grading modules", "bwrap self-test",
-              "find submissions", "load course (solutions notebook -> canonical)",
+              "find submissions", "load the grading setup (solutions notebook -> canonical)",
               REFERENCE_PHASE, "grade_all (kernels + judge)",
               "write CSVs", "write executed notebooks", GRADEBOOK_PHASE,
               "gradebook: record scores", "feedback pages", "class report", "other (argument parsing, table, exit)"]

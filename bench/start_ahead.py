@@ -1,6 +1,6 @@
 """What starting the next kernel ahead buys: one class graded at --jobs 1 with and without it.
 
-With it (the default, autograde/running/spare.py), each submission's kernel is started, and runs the
+With it (the default, autograde/running/ahead.py), each submission's kernel is started, and runs the
 course's opening cells, while the submission before it runs; the two kernels then share the cores
 (classgrade.kernel_threads: 1 torch thread each on 2 cores). Without it (as before) every kernel
 starts when its submission's turn comes and has all the cores. Same process, same class (bench/grading.py's mix, first --class-size), same
@@ -23,18 +23,18 @@ import common
 import grading
 
 
-def grade_class(texts, course, ahead: bool) -> tuple[float, dict]:
-    from autograde.running import spare
+def grade_class(texts, course, start_ahead: bool) -> tuple[float, dict]:
+    from autograde.running import ahead
     from autograde.trusted import grade
-    real_start = spare.start
-    if not ahead:
-        spare.start = lambda *args, **kwargs: None  # nothing is started ahead: each kernel at its turn
+    real_start = ahead.start
+    if not start_ahead:
+        ahead.start = lambda *args, **kwargs: None  # nothing is started ahead: each kernel at its turn
     try:
         t0 = time.monotonic()
         results = grade.grade_all(texts, course, jobs=1)
         wall = time.monotonic() - t0
     finally:
-        spare.start = real_start
+        ahead.start = real_start
     return wall, {r.student_id: [c.score for c in r.cells] for r in results}
 
 
@@ -45,13 +45,14 @@ def main() -> int:
     common.add_markdown_arg(p)
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="start-ahead-"))
-    os.environ["AUTOGRADE_CACHE"] = str(work / "cache")
     made = grading.build_class(work / "submitted", args.class_size)
     texts = [(sid, (work / "submitted" / sid / "accel_sgd" / "accel_sgd.ipynb").read_text()) for sid, _ in made]
     from autograde.trusted import grade
     from autograde.classgrade import kernel_threads
     cores = os.cpu_count() or 1
-    courses = {True: grade.load_course(threads=kernel_threads(cores, 1, len(texts))), False: grade.load_course(threads=cores)}
+    cache = work / "cache"
+    courses = {True: grade.load_setup(cache=cache, threads=kernel_threads(cores, 1, len(texts))),
+               False: grade.load_setup(cache=cache, threads=cores)}
     grade._warm_reference(courses[True])
     walls: dict[bool, list[float]] = {True: [], False: []}
     scores = {}

@@ -76,9 +76,10 @@ def append_stats(hook, mod, inp, outp):
 
 
 def abs_histogram(acts):
-    """`acts.abs().histc(40, 0, 10)`, the same counts about 3x as fast on the CPU. torch's histc cost
-    25 ms a batch of the lesson's model (1024 images, four GeneralRelu layers), this 8 ms: over a
-    lesson's 23 epochs that is about 25 s (2 threads, median of 30)."""
+    """`acts.abs().histc(40, 0, 10)`, the same counts (tests/test_activations.py) in a fraction of the
+    time on the CPU, where torch's histc on every batch of the lesson's model (1024 images, four
+    GeneralRelu layers) added a noticeable share to each epoch. Compare the two on your machine with
+    `python -m timeit` over `torch.randn(1024, 8, 14, 14)`."""
     q = acts.abs().mul_(4)  # bins are 0.25 wide: a bin is the integer part (times 4 is exact)
     q = torch.where(q <= 40, q, 41).to(torch.uint8).flatten()  # above 10, inf and NaN: to bin 41, dropped
     counts = torch.bincount(q, minlength=42).float()

@@ -255,7 +255,8 @@ class ProgressCB(Callback):
     def _update_graph(self, force=True):
         """Redraw the loss graph: always at the end of an epoch, and between batches at most once every
         `graph_every` seconds (or 4x the last redraw's time, if longer). In a notebook each redraw renders
-        a PNG (measured 0.6 s on the shared 2-core course machine); redrawing after every training batch,
+        a PNG, a good part of a second on a CPU (the lesson's run times: `python bench/lesson.py`,
+        BENCHMARKS.md §3); redrawing after every training batch,
         as the course does, did that ~950 times in the lesson. The final graph is the same."""
         start = _clock()
         if not force and start < self._next_draw: return

@@ -1,5 +1,10 @@
-"""Shared fixtures: a small real FashionMNIST subset, and offline, headless settings for every test."""
+"""Shared fixtures: a small real FashionMNIST subset, the demo graded once in a clone of the working tree,
+and offline, headless settings for every test."""
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault('HF_DATASETS_OFFLINE', '1')  # tests never reach for the hub
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -45,3 +50,51 @@ def make_dls(fmnist):
 def _close_figures():
     yield
     plt.close('all')
+
+
+@pytest.fixture(autouse=True)
+def _no_kernel_started_ahead_outlives_its_test():
+    """A test that grades in this process may leave the next submission's kernel started ahead
+    (running/ahead.py); closed here, it cannot be handed to the next test nor counted in its cgroups."""
+    yield
+    from autograde.running import ahead
+    ahead.close()
+
+
+REPO = Path(__file__).resolve().parents[1]
+# The clone must run its own code, not the checkout that pip installed in editable mode.
+WITHOUT_EDITABLE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+                    "if 'editable' not in getattr(f, '__module__', '')]; ")
+
+
+def clone_of_the_working_tree(target: Path) -> Path:
+    """`git clone` of this repository with the working tree's changes committed on top: a fresh clone of the
+    code under test (in CI the same as the last commit; on a developer's machine, what they changed too)."""
+    subprocess.run(["git", "clone", "-q", str(REPO), str(target)], check=True, capture_output=True)
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        src, dst = REPO / name, target / name
+        if src.is_file() and not src.is_symlink():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        elif not src.exists() and dst.is_file():
+            dst.unlink()  # deleted in the working tree, not yet in a commit
+    git = ["git", "-c", "user.name=tests", "-c", "user.email=tests@localhost"]
+    subprocess.run(git + ["add", "-A"], cwd=target, check=True, capture_output=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "the working tree"], cwd=target, check=True,
+                   capture_output=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def demo_in_a_clone(tmp_path_factory):
+    """`autograde demo` (what `make demo` runs) in a clone of the working tree, once per session: the sample
+    class released and graded into CLONE/out/demo. Returns (clone, the finished process)."""
+    clone = clone_of_the_working_tree(tmp_path_factory.mktemp("demo") / "clone")
+    env = {**os.environ, "PYTHONPATH": str(clone), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_EDITABLE + "from autograde.cli import main; "
+                           "raise SystemExit(main(['demo']))"], cwd=clone, env=env, capture_output=True, text=True,
+                          timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return clone, proc

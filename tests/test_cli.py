@@ -26,11 +26,10 @@ def autograde(*args, timeout=900):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    proc = autograde("demo", "--out", str(out))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out, proc.stdout
+def demo(demo_in_a_clone):
+    """The demo's OUT and what it printed (conftest grades it once, in a clone of the working tree)."""
+    clone, proc = demo_in_a_clone
+    return clone / "out" / "demo", proc.stdout
 
 
 def test_demo_prints_the_grade_table_and_where_feedback_is(demo):

@@ -186,10 +186,9 @@ def grade_warnings(course, monkeypatch, capsys) -> list[str]:
 
     def stop(**kwargs):
         raise Stop
-    monkeypatch.setattr(classgrade.grade, "load_course", stop)
-    # grade_class sets these only when unset; set here, they go back as they were after the test
-    monkeypatch.setenv("AUTOGRADE_SOLUTIONS", str(course / "solutions" / "accel_sgd" / "accel_sgd.ipynb"))
-    monkeypatch.setenv("AUTOGRADE_CACHE", str(course / "grader" / "cache"))
+    monkeypatch.setattr(classgrade.grade, "load_setup", stop)
+    for name in ("AUTOGRADE_LESSON", "AUTOGRADE_SOLUTIONS", "AUTOGRADE_CACHE"):  # the course's own, not a person's
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(Stop):
         classgrade.grade_class(load(course))
     return [line for line in capsys.readouterr().err.splitlines() if "solutions" in line]

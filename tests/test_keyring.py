@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograde.running import kernel_users, sandbox, seccomp, spare
+from autograde.running import ahead, kernel_users, sandbox, seccomp
 from autograde.running.sandbox import Limits, run_notebook
 
 needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_available(), reason="bwrap is not usable here")
@@ -68,12 +68,12 @@ def a_beside_b(tmp_path: Path, desc: bytes) -> tuple:
     (tmp_path / "b").mkdir()
 
     def start_b():
-        spare.start(notebook(OPENING), limits=LIMITS, env=None, hide=[], expose=[])
+        ahead.start(notebook(OPENING), limits=LIMITS, env=None, hide=[], expose=[])
     a = run_notebook(notebook(OPENING, SYSCALLS, ADD_KEY.format(desc=desc)), tmp_path / "a", limits=LIMITS,
                      on_handed_over=start_b)
     assert a.status == "ok" and not a.cell_errors, a.message
     b = run_notebook(notebook(OPENING, SYSCALLS, FIND_KEY.format(desc=desc)), tmp_path / "b", limits=LIMITS,
-                     started=spare.take())
+                     started=ahead.take())
     assert b.status == "ok" and b.started_ahead and not b.cell_errors, b.message
     return [int(x) for x in text(a, 2).split()], [int(x) for x in text(b, 2).split()]
 

@@ -97,6 +97,7 @@ def _solution_lines(exercise):
     return lines
 
 
+@pytest.mark.slow  # runs the whole lesson in a kernel, as grading one notebook does
 def test_the_solutions_notebook_passes_every_test_top_to_bottom(solutions, tmp_path):
     """Executed as the autograder would (short demonstration runs); hidden tests judge in place."""
     env_before = dict(os.environ)

@@ -5,10 +5,7 @@ tolerances, so another CPU's last-bit rounding leaves the committed file alone.
 """
 import copy
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from autograde import paths
@@ -17,8 +14,6 @@ from autograde.visible.lesson import current as current_lesson
 from autograde.trusted.visible_build import same_within_tolerance
 
 ROOT = paths.REPO_ROOT
-WITHOUT_EDITABLE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
-                    "if 'editable' not in getattr(f, '__module__', '')]; ")
 
 
 def _scaled(data, factor):
@@ -65,15 +60,9 @@ def test_release_rewrites_a_file_whose_numbers_moved(committed, tmp_path):
 
 
 @pytest.mark.slow  # make demo grades the sample class
-def test_a_fresh_clone_is_clean_after_make_demo(tmp_path):
-    """`git clone` of this repository (its last commit), then `autograde demo` (what `make demo` runs) there."""
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, capture_output=True)
-    env = {**os.environ, "PYTHONPATH": str(clone), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    demo = subprocess.run([sys.executable, "-c", WITHOUT_EDITABLE + "from autograde.cli import main; "
-                           "raise SystemExit(main(['demo']))"], cwd=clone, env=env, capture_output=True, text=True,
-                          timeout=1500)
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+def test_a_fresh_clone_is_clean_after_make_demo(demo_in_a_clone):
+    """A clone of the working tree, then `autograde demo` (what `make demo` runs) there (conftest)."""
+    clone, _ = demo_in_a_clone
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
                             capture_output=True, text=True, check=True)
     assert status.stdout == ""

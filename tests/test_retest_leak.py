@@ -106,7 +106,7 @@ def test_the_course_classes_enter_the_kernel_without_their_text(exercise):
     import torch
     from miniai.learner import Callback
     namespace = {"torch": torch, "Callback": Callback, "__builtins__": __builtins__}
-    exec(compile("from torch import nn\nimport matplotlib.pyplot as plt\n", "<prelude>", "exec"), namespace)
+    exec(compile("from torch import nn\nimport matplotlib.pyplot as plt\n", "<exercise imports>", "exec"), namespace)
     for other, src in reference.solution_sources().items():  # the classes before it, as the notebook has them
         if other == exercise:
             break

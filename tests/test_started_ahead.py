@@ -1,4 +1,4 @@
-"""A kernel started ahead (sandbox.start_kernel with a prelude): it runs the course's opening
+"""A kernel started ahead (sandbox.start_kernel with its opening cells): it runs the course's opening
 cells before its notebook is known, then runs that notebook on; nothing of another run reaches it."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograde.running import sandbox, spare
+from autograde.running import ahead, sandbox
 from autograde.running.sandbox import Limits, run_notebook
 
 LIMITS = Limits(wall_s=60, cell_s=30, memory_bytes=4 * 2**30)
@@ -20,7 +20,7 @@ def notebook(*sources: str):
     return nb
 
 
-def prelude():
+def opening():
     return notebook(OPENING)
 
 
@@ -36,7 +36,7 @@ def wait_for_cell(kernel, index: int, timeout: float = 60) -> None:
 
 
 def test_the_opening_cells_run_before_the_notebook_is_handed_over(tmp_path):
-    kernel = sandbox.start_kernel(None, limits=LIMITS, prelude=prelude())
+    kernel = sandbox.start_kernel(None, limits=LIMITS, opening=opening())
     wait_for_cell(kernel, 0)
     handed = time.time()
     result = run_notebook(notebook(OPENING, "print(opened_at < %r)" % handed), tmp_path, limits=LIMITS, started=kernel)
@@ -46,7 +46,7 @@ def test_the_opening_cells_run_before_the_notebook_is_handed_over(tmp_path):
 
 
 def test_the_notebook_goes_on_in_the_same_kernel_and_keeps_the_opening_outputs(tmp_path):
-    kernel = sandbox.start_kernel(None, limits=LIMITS, prelude=notebook("x = 6\nprint('opened')"))
+    kernel = sandbox.start_kernel(None, limits=LIMITS, opening=notebook("x = 6\nprint('opened')"))
     result = run_notebook(notebook("x = 6\nprint('opened')", "x * 7"), tmp_path, limits=LIMITS, started=kernel)
     assert result.status == "ok", result.message
     assert text(result, 0) == "opened\n" and text(result, 1) == "42"
@@ -54,7 +54,7 @@ def test_the_notebook_goes_on_in_the_same_kernel_and_keeps_the_opening_outputs(t
 
 
 def test_a_notebook_that_does_not_begin_with_the_opening_gets_a_fresh_kernel(tmp_path):
-    kernel = sandbox.start_kernel(None, limits=LIMITS, prelude=notebook("secret = 1"))
+    kernel = sandbox.start_kernel(None, limits=LIMITS, opening=notebook("secret = 1"))
     result = run_notebook(notebook("x = 1", "print('secret' in globals())"), tmp_path, limits=LIMITS, started=kernel)
     assert result.status == "ok", result.message
     assert not result.started_ahead and text(result, 1) == "False\n"
@@ -62,14 +62,14 @@ def test_a_notebook_that_does_not_begin_with_the_opening_gets_a_fresh_kernel(tmp
 
 
 def test_a_kernel_started_with_other_limits_is_not_used(tmp_path):
-    kernel = sandbox.start_kernel(None, limits=Limits(wall_s=60, cell_s=30, memory_bytes=5 * 2**30), prelude=prelude())
+    kernel = sandbox.start_kernel(None, limits=Limits(wall_s=60, cell_s=30, memory_bytes=5 * 2**30), opening=opening())
     result = run_notebook(notebook(OPENING, "1"), tmp_path, limits=LIMITS, started=kernel)
     assert result.status == "ok" and not result.started_ahead
     assert not kernel.alive()
 
 
 def test_the_runner_itself_refuses_a_notebook_that_does_not_begin_with_what_it_ran():
-    kernel = sandbox.start_kernel(None, limits=LIMITS, prelude=prelude())
+    kernel = sandbox.start_kernel(None, limits=LIMITS, opening=opening())
     other = notebook("print('not the opening')", "1")
     sandbox.hand_over(kernel, other)
     result = sandbox.finish(kernel, other, LIMITS, time.monotonic())
@@ -90,27 +90,27 @@ def test_nothing_one_run_leaves_reaches_the_kernel_started_beside_it(tmp_path):
     (tmp_path / "b").mkdir()
 
     def start_b():
-        spare.start(prelude(), limits=LIMITS, env=None, hide=[], expose=[])
+        ahead.start(opening(), limits=LIMITS, env=None, hide=[], expose=[])
     a = run_notebook(notebook(OPENING, pollute), tmp_path / "a", limits=LIMITS, on_handed_over=start_b)
     assert a.status == "ok", a.message
-    b = run_notebook(notebook(OPENING, look), tmp_path / "b", limits=LIMITS, started=spare.take())
+    b = run_notebook(notebook(OPENING, look), tmp_path / "b", limits=LIMITS, started=ahead.take())
     assert b.status == "ok" and b.started_ahead, b.message
     expected = "[False, False, False, False, False, False, False]\n"
     assert text(b, 1) == expected if sandbox.bwrap_available() else text(b, 1).startswith("[False, False, False")
 
 
 def test_a_kernel_never_handed_a_notebook_is_closed_with_its_folder():
-    kernel = sandbox.start_kernel(None, limits=LIMITS, prelude=prelude())
+    kernel = sandbox.start_kernel(None, limits=LIMITS, opening=opening())
     wait_for_cell(kernel, 0)
     folder = kernel.workdir
     kernel.close()
     assert not kernel.alive() and not folder.exists()
 
 
-def test_the_spare_left_unused_is_closed_when_the_grader_closes_it():
-    spare.start(prelude(), limits=LIMITS, env=None, hide=[], expose=[])
-    kernel = spare.take()
+def test_a_kernel_started_ahead_left_unused_is_closed_when_the_grader_closes_it():
+    ahead.start(opening(), limits=LIMITS, env=None, hide=[], expose=[])
+    kernel = ahead.take()
     assert kernel is not None and kernel.alive()
-    spare._spare = kernel  # as left behind by a last submission
-    spare.close()
-    assert not kernel.alive() and spare.take() is None
+    ahead._kernel = kernel  # as left behind by a last submission
+    ahead.close()
+    assert not kernel.alive() and ahead.take() is None

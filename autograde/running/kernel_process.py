@@ -1,7 +1,7 @@
 """One runner process, from its start to its end, with the threads that feed it and read it.
 
 It can be started before its notebook is known (sandbox.start_kernel with the course's opening
-cells, inside/runner_prelude.py), handed the notebook later, then waited for under the wall limit
+cells, inside/runner_opening.py), handed the notebook later, then waited for under the wall limit
 and cleaned up: its process group killed, leftovers swept, its cgroup and working folder removed.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from autograde.running import sandbox_sweep
 if TYPE_CHECKING:
     from autograde.running.kernel_users import Lease
 from autograde.running.cgroups import SubmissionCgroup
-from autograde.running.inside import runner_prelude
+from autograde.running.inside import runner_opening
 from autograde.running.sandbox_events import RunnerReport, read_events
 
 LOG_TAIL_BYTES = 8192  # how much of the runner's own stderr is kept for error messages
@@ -34,7 +34,7 @@ class KernelProcess:
     cgroup: SubmissionCgroup | None
     workdir: Path
     started_as: tuple  # (limits, env, views, sandboxed): a notebook may use it only if its run would match
-    prelude: list | None  # the cells it runs before its notebook arrives (None: it waits for the notebook)
+    opening: list | None  # the opening cells it runs before its notebook arrives (None: it waits for the notebook)
     owns_workdir: bool = False  # made for it (a kernel started ahead): removed with it
     user: Lease | None = None  # its uid's lease, given back once nothing of it is left
     report: RunnerReport = field(default_factory=RunnerReport)
@@ -58,11 +58,11 @@ class KernelProcess:
         return self.proc.poll() is None
 
     def fits(self, nb: dict, started_as: tuple) -> bool:
-        """Alive, started as `started_as`, and its prelude (if any) how `nb` begins: the same cells by
-        type, id and source, with more after them (runner_prelude.begins_with)."""
+        """Alive, started as `started_as`, and its opening cells (if any) how `nb` begins: the same cells
+        by type, id and source, with more after them (runner_opening.begins_with)."""
         if not self.alive() or self.started_as != started_as:
             return False
-        return self.prelude is None or runner_prelude.begins_with(nb["cells"], self.prelude)
+        return self.opening is None or runner_opening.begins_with(nb["cells"], self.opening)
 
     def wait(self, wall_s: float) -> bool:
         """Wait until the runner ends or wall_s after the hand-over; True if the wall was hit."""

@@ -5,7 +5,9 @@ This replaces Popen's preexec_fn. Python documents preexec_fn as unsafe in a pro
 (the grader has several: the reference warm-up, the gradebook, each run's pipe readers), and it
 runs the at-fork hooks in the grader, where a Ctrl-C that lands inside one is printed and lost:
 CI saw a run that had swallowed Ctrl-C that way hang on the logging lock. A fresh interpreter
-(-I -S: no site, no environment) costs about 15 ms per notebook, once.
+(-I -S: no site, no environment) costs one bare interpreter start per notebook, small beside the
+kernel's own start (time it: `python -m timeit -s "import subprocess, sys"
+"subprocess.run([sys.executable, '-I', '-S', '-c', ''])"`).
 
     python -I -S launch.py [--parent PID] [--memory BYTES] [--cgroup DIR]... -- COMMAND...
 

@@ -126,7 +126,7 @@ def prepare(submission, canonical) -> nbformat.NotebookNode:
 def opening(canonical) -> nbformat.NotebookNode:
     """The course's opening cells (those before the first answer cell) as `prepare` lays them out
     when no cell is added before them: what a kernel started ahead may run before the submission
-    is known (runner_prelude.py). A submission that adds a cell among them starts a fresh kernel."""
+    is known (inside/runner_opening.py). A submission that adds a cell among them starts a fresh kernel."""
     prepared = prepare(nbformat.v4.new_notebook(), canonical)
     answers = answer_ids(canonical)
     first = next((i for i, c in enumerate(prepared.cells) if nbgrader_meta(c).get("grade_id") in answers),

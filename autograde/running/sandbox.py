@@ -238,8 +238,8 @@ def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dic
     `expose`: host paths the kernel may read (besides the system and Python); `hide`: folders
     inside exposed ones that must look empty. Sandboxed, `workdir` is a fresh private tmpfs at
     that path, and nothing the kernel writes there reaches the host. `started`: a kernel from
-    start_kernel, used if it was started the way this run would start one and its prelude is
-    how `nb` begins (else it is closed and a fresh one started). `on_handed_over()` runs once the
+    start_kernel, used if it was started the way this run would start one and its opening cells
+    are how `nb` begins (else it is closed and a fresh one started). `on_handed_over()` runs once the
     kernel has the notebook (the grader starts the next kernel then)."""
     start = time.monotonic()
     sandboxed = bwrap_available()
@@ -260,8 +260,8 @@ def run_notebook(nb: dict, workdir: Path, *, limits: Limits = Limits(), env: dic
 
 
 def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict | None = None,  # noqa: B008 - only read
-                 hide: Sequence[Path] = (), expose: Sequence[Path] = (), prelude: dict | None = None) -> KernelProcess:
-    """Start the sandbox, the runner and (as it starts) the kernel. With `prelude` (a notebook of
+                 hide: Sequence[Path] = (), expose: Sequence[Path] = (), opening: dict | None = None) -> KernelProcess:
+    """Start the sandbox, the runner and (as it starts) the kernel. With `opening` (a notebook of
     the course's opening cells) the kernel runs those before any notebook is handed over; workdir
     None: a folder of its own, removed with it."""
     sandbox_sweep.sweep_once()
@@ -273,8 +273,8 @@ def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict |
     bpf = _syscall_filter() if sandboxed else None
     filter_fd = None if bpf is None else seccomp.program_fd(bpf)  # bwrap reads it; closed here once started
     command, tmp = _command(workdir, limits, hide, expose, sandboxed, user, filter_fd)
-    if prelude is not None:
-        command.append("--prelude")
+    if opening is not None:
+        command.append("--opening")
     full_env = env
     cgroup = SubmissionCgroup.create(limits.processes, limits.cpus, limits.memory_total_bytes,
                                      prefix=sandbox_sweep.workdir_prefix())
@@ -285,11 +285,11 @@ def start_kernel(workdir: Path | None, *, limits: Limits = Limits(), env: dict |
     if filter_fd is not None:
         os.close(filter_fd)
     kernel = KernelProcess(proc, run_id, cgroup, workdir, _started_as(limits, env, hide, expose, sandboxed),
-                           None if prelude is None else list(prelude["cells"]), owns_workdir=owns, user=user)
+                           None if opening is None else list(opening["cells"]), owns_workdir=owns, user=user)
     kernel.report.oom_kills = cgroup.oom_kills if cgroup is not None else None  # which cells met the memory cap
     kernel.spawn_readers()
-    if prelude is not None:
-        kernel.feed(json.dumps(prelude).encode() + b"\n", close=False)
+    if opening is not None:
+        kernel.feed(json.dumps(opening).encode() + b"\n", close=False)
     return kernel
 
 
@@ -298,14 +298,14 @@ def _started_as(limits, env, hide, expose, sandboxed) -> tuple:
 
 
 def fits(kernel: KernelProcess, nb: dict, limits: Limits, env, hide, expose) -> bool:
-    """Whether `kernel` may run `nb`: alive, started as this run would start one, and its prelude
-    (if any) exactly how `nb` begins."""
+    """Whether `kernel` may run `nb`: alive, started as this run would start one, and its opening
+    cells (if any) exactly how `nb` begins."""
     return kernel.fits(nb, _started_as(limits, env, hide, expose, bwrap_available()))
 
 
 def hand_over(kernel: KernelProcess, nb: dict) -> None:
     kernel.handed_at = time.monotonic()
-    kernel.feed(json.dumps(nb).encode() + (b"\n" if kernel.prelude is not None else b""), close=True)
+    kernel.feed(json.dumps(nb).encode() + (b"\n" if kernel.opening is not None else b""), close=True)
 
 
 def finish(kernel: KernelProcess, nb: dict, limits: Limits, start: float) -> RunResult:
@@ -327,7 +327,7 @@ def finish(kernel: KernelProcess, nb: dict, limits: Limits, start: float) -> Run
                      cell_errors=errors, cell_seconds=seconds, timed_out_cells=sorted(report.timed_out),
                      seconds=round(time.monotonic() - start, 3), sandboxed=kernel.started_as[-1],
                      probes=dict(report.probes), crashed_cells=list(report.crashed), full_cells=dict(report.full),
-                     started_ahead=kernel.prelude is not None, notes=notes)
+                     started_ahead=kernel.opening is not None, notes=notes)
 
 
 def _command(workdir: Path, limits: Limits, hide, expose, sandboxed: bool, user: kernel_users.Lease | None = None,

@@ -1,8 +1,10 @@
-"""Grading a class: one pure function per submission, run in local processes or on Dask workers.
+"""Grading one submission, the worker's side: a pure function, run in local processes or on Dask workers.
 
-`grade_submission(course, student_id, text)` takes the notebook's *content* and returns plain
+`grade_submission(setup, student_id, text)` takes the notebook's *content* and returns plain
 data (SubmissionResult.to_dict; grade_all makes records of it again), so workers need no shared file
-system and the result never depends on which worker ran it.
+system and the result never depends on which worker ran it. The GradingSetup carries everything of
+the course a worker needs, its lesson, solution sources and cache folder included: a worker reads no
+environment variable and no notebook to learn them, and one process can grade two courses.
 Only the parent process writes files and the gradebook (one writer: no sqlite lock errors).
 """
 from __future__ import annotations
@@ -14,7 +16,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -24,8 +28,8 @@ import nbformat
 
 from autograde import paths
 from autograde.visible import lesson as lessons
-from autograde.running import gpus, launch, sandbox_sweep, spare
-from autograde.trusted import isolation, solution as reference
+from autograde.running import ahead, gpus, launch, sandbox_sweep
+from autograde.trusted import isolation, result_cache, solution as reference
 from autograde.outputs.records import CellResult, SubmissionResult
 from autograde.running.notebook import canonical_notebook, graded_cells, opening, prepare, read_submission
 from autograde.running.notebook import grade_id as cell_grade_id
@@ -36,8 +40,9 @@ MIN_RETEST_S = 30.0  # a second run over the solution's base classes needs at le
 
 
 @dataclass
-class Course:
-    """Everything a worker needs to grade, as data."""
+class GradingSetup:
+    """Everything of a course a worker needs to grade, as data (pickled to each worker): not the
+    instructor's folder (course.CourseFolder), what grading it takes."""
     assignment_id: str
     notebook_id: str
     canonical: dict
@@ -45,14 +50,34 @@ class Course:
     limits: dict = field(default_factory=lambda: asdict(Limits()))
     threads: int = 1
     hidden: list = field(default_factory=list)  # more folders the kernel must not see (submissions, outputs)
+    lesson: str = ""  # the lesson's name (visible/lesson.py); empty: the default lesson
+    cache: str = ""   # the folder of reference runs and kept results (result_cache.py); empty: the default one
+
+    @contextmanager
+    def in_effect(self) -> Iterator[GradingSetup]:
+        """Within this block the lesson, the solution sources and the cache folder are this setup's, for
+        the modules that ask for them (judge, isolation, mistakes): whatever process or thread runs it."""
+        with lessons.chosen(self.lesson or lessons.default_name()), reference.using(sources=self.solution_sources), \
+                result_cache.using(Path(self.cache) if self.cache else result_cache.default_cache_dir()):
+            yield self
 
 
-def load_course(assignment_id: str | None = None, limits: Limits | None = None, threads: int = 1) -> Course:
-    assignment_id = assignment_id or paths.ASSIGNMENT  # the current lesson's, read now, not at import
-    path = reference.solutions_notebook()
+def load_setup(solutions: Path | None = None, cache: Path | None = None, lesson: str | None = None,
+               assignment_id: str | None = None, limits: Limits | None = None, threads: int = 1) -> GradingSetup:
+    """The GradingSetup of a lesson's solutions notebook. Each of solutions, cache and lesson, when not
+    given, is the default one (solution.solutions_notebook, result_cache.cache_dir, lesson.current_name),
+    read now and kept in the setup."""
+    lesson = lesson or lessons.current_name()
+    with lessons.chosen(lesson), reference.using(notebook=solutions):
+        path = reference.solutions_notebook()
+        sources = reference.solution_sources()
     canon = canonical_notebook(nbformat.read(path, as_version=4))
-    return Course(assignment_id, path.stem, json.loads(nbformat.writes(canon)), reference.solution_sources(),
-                  asdict(limits or Limits()), threads)
+    return GradingSetup(assignment_id or lesson, path.stem, json.loads(nbformat.writes(canon)), sources,
+                        asdict(limits or Limits()), threads, lesson=lesson,
+                        cache=str(cache or result_cache.cache_dir()))
+
+
+load_course = load_setup  # the name tests and benches written before GradingSetup call
 
 
 def _sandbox_views(hidden=()) -> tuple[list[Path], list[Path]]:
@@ -72,42 +97,46 @@ def _cell_index(nb: dict, grade_id: str) -> int | None:
     return None
 
 
-def grade_submission(course: Course | dict, student_id: str, text: str, slot: gpus.Slot | None = None,
-                     prestart: bool = False) -> dict:
+def grade_submission(setup: GradingSetup | dict, student_id: str, text: str, slot: gpus.Slot | None = None,
+                     start_next_ahead: bool = False) -> dict:
     """Grade one notebook's content. Never raises for anything the submission does.
     `slot`: the GPU (or CPU) its kernel may use; None: this worker's own (see gpus.py).
-    `prestart`: another submission follows in this process, so start its kernel ahead (spare.py)."""
-    course = course if isinstance(course, Course) else Course(**course)
-    reference.set_sources(course.solution_sources)
+    `start_next_ahead`: another submission follows in this process, so start its kernel ahead (ahead.py)."""
+    setup = setup if isinstance(setup, GradingSetup) else GradingSetup(**setup)
+    with setup.in_effect():
+        return _grade(setup, student_id, text, slot, start_next_ahead)
+
+
+def _grade(setup: GradingSetup, student_id: str, text: str, slot: gpus.Slot | None, start_next_ahead: bool) -> dict:
     t0 = time.monotonic()
-    canon = nbformat.reads(json.dumps(course.canonical), as_version=4)
+    canon = nbformat.reads(json.dumps(setup.canonical), as_version=4)
     cells = graded_cells(canon)
-    result = SubmissionResult(student_id, course.assignment_id, course.notebook_id)
+    result = SubmissionResult(student_id, setup.assignment_id, setup.notebook_id)
     try:
         prepared = prepare(read_submission(text), canon)
     except ValueError as e:
         result.status, result.message = "unreadable", f"Your submission could not be graded: {e}."
         result.cells = [_cell_row(c, 0.0 if c["auto"] else None, result.message) for c in cells]
         return result.to_dict()
-    hide, expose = _sandbox_views(course.hidden)
-    threads = str(max(1, course.threads))
-    limits = Limits(**course.limits)
+    hide, expose = _sandbox_views(setup.hidden)
+    threads = str(max(1, setup.threads))
+    limits = Limits(**setup.limits)
     if limits.cpus is None:  # a submission gets its share of the cores, so it cannot slow the others
-        limits.cpus = float(max(1, course.threads))
+        limits.cpus = float(max(1, setup.threads))
     run_args: dict[str, Any] = dict(hide=hide, expose=expose,
                                     env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                                          **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))})
 
-    def start_next() -> None:  # the next submission's kernel starts while this one runs (spare.py)
-        spare.start(opening(canon), limits=limits, **run_args)
+    def start_next() -> None:  # the next submission's kernel starts while this one runs (ahead.py)
+        ahead.start(opening(canon), limits=limits, **run_args)
     with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
-        run = run_notebook(prepared, Path(work), limits=limits, started=spare.take(),
-                           on_handed_over=start_next if prestart else None, **run_args)
+        run = run_notebook(prepared, Path(work), limits=limits, started=ahead.take(),
+                           on_handed_over=start_next if start_next_ahead else None, **run_args)
     t_run = time.monotonic()
     executed = run.notebook
     verdicts = {c["grade_id"]: _judged(c["grade_id"], run) for c in cells if c["auto"]}
     try:
-        _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, result.timings, run_args)
+        _retest_over_solutions(setup, prepared, canon, run, verdicts, limits, t0, result.timings, run_args)
     except Exception:  # the first run's verdicts stand; never lose the submission
         log.exception("the retest over the solution's base classes failed for %s", student_id)
     for c in cells:
@@ -145,7 +174,7 @@ def _judged(test_id: str, run):
     return verdict
 
 
-def _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, timings, run_args) -> None:
+def _retest_over_solutions(setup, prepared, canon, run, verdicts, limits, t0, timings, run_args) -> None:
     """Tests that lost points while a class they build on also did: run them again over the
     solution's versions of those classes and keep the better verdict (isolation.py says why)."""
     retest = [t for t in isolation.to_retest({g: v.score for g, v in verdicts.items()})
@@ -154,7 +183,7 @@ def _retest_over_solutions(course, prepared, canon, run, verdicts, limits, t0, t
     if not retest or run.status in ("timeout", "error") or remaining < MIN_RETEST_S:
         return
     lost = {lessons.current().tests_by_id[g].exercise for g, v in verdicts.items() if v.score < 1}
-    again_nb = isolation.retest_notebook(prepared, course.solution_sources, retest, set(run.cell_errors))
+    again_nb = isolation.retest_notebook(prepared, setup.solution_sources, retest, set(run.cell_errors))
     t_again = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=sandbox_sweep.workdir_prefix()) as work:
         again = run_notebook(again_nb, Path(work), limits=replace(limits, wall_s=remaining), **run_args)
@@ -219,15 +248,15 @@ def _cell_row(cell: dict, score, message: str) -> CellResult:
     return CellResult(cell["grade_id"], score, cell["points"], message, auto=cell["auto"])
 
 
-def _warm_reference(course: Course, stop: threading.Event | None = None) -> None:
+def _warm_reference(setup: GradingSetup, stop: threading.Event | None = None) -> None:
     """Compute the solution versions' short runs once, into the disk cache the workers read; stop
     (set on Ctrl-C) ends it between two tests."""
     from autograde.trusted import judge
-    reference.set_sources(course.solution_sources)
-    for tid in lessons.current().tests_by_id:
-        if stop is not None and stop.is_set():
-            return
-        judge.reference_data(tid)
+    with setup.in_effect():
+        for tid in lessons.current().tests_by_id:
+            if stop is not None and stop.is_set():
+                return
+            judge.reference_data(tid)
 
 
 def _progress(total: int):
@@ -244,7 +273,7 @@ def _serve(grader: int, owner: str) -> None:
     sandbox_sweep.adopt(owner)
 
 
-def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, scheduler: str | None = None,
+def grade_all(texts: list[tuple[str, str]], setup: GradingSetup, jobs: int = 1, scheduler: str | None = None,
               on_result=None, slots: list | None = None) -> list[SubmissionResult]:
     """Grade every (student_id, text): local processes (jobs) or a Dask cluster (scheduler address).
     slots (gpus.Plan.slots): each running submission holds one, so each GPU runs only its share.
@@ -262,21 +291,21 @@ def grade_all(texts: list[tuple[str, str]], course: Course, jobs: int = 1, sched
             from distributed import Client
             from distributed import as_completed as dask_completed
             with Client(scheduler) as client:
-                course_f = client.scatter(course, broadcast=True)
-                futures = [client.submit(grade_submission, course_f, sid, text, slots[0] if slots else None, pure=False)
+                setup_f = client.scatter(setup, broadcast=True)
+                futures = [client.submit(grade_submission, setup_f, sid, text, slots[0] if slots else None, pure=False)
                            for sid, text in texts]
                 for fut in dask_completed(futures):
                     done(fut.result())
         elif jobs <= 1:
             for i, (sid, text) in enumerate(texts):
-                done(grade_submission(course, sid, text, slots[0] if slots else None, i + 1 < len(texts)))
+                done(grade_submission(setup, sid, text, slots[0] if slots else None, i + 1 < len(texts)))
         else:
             pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_serve,
                                        initargs=(os.getpid(), sandbox_sweep.owner()))
             try:
                 def start(item, slot):  # a worker starts a next kernel only while jobs remain for it
                     i, (sid, text) = item
-                    return pool.submit(grade_submission, course, sid, text, slot, i + jobs < len(texts))
+                    return pool.submit(grade_submission, setup, sid, text, slot, i + jobs < len(texts))
                 for result in gpus.run_on_slots(slots or [gpus.Slot(gpus.WORKER)] * jobs, list(enumerate(texts)),
                                                 start, jobs):
                     done(result)

@@ -75,14 +75,14 @@ _reference_lock = threading.Lock()  # the grader warms the cache in a thread whi
 def reference_data(test_id: str) -> dict:
     """The solution versions' results for one test (computed once per process, runs kept on disk)."""
     with _reference_lock:
-        data = _reference_data(test_id)
+        data = _reference_data(test_id, reference.sources_key())
     if isinstance(data, dict) and "error" in data:
         raise RuntimeError(f"the solution version fails {test_id}: {data['error']}")
     return data
 
 
 @lru_cache(maxsize=None)
-def _reference_data(test_id: str) -> dict:
+def _reference_data(test_id: str, solutions: str) -> dict:  # solutions: whose (reference.sources_key)
     test = _test(test_id)
     classes = reference.solution_classes()
 
@@ -91,8 +91,12 @@ def _reference_data(test_id: str) -> dict:
     return _disk_cached(test_id, compute) if test.costly else compute()
 
 
-@lru_cache(maxsize=None)
 def variant_data(key: str, test_id: str) -> dict:
+    return _variant_data(key, test_id, reference.sources_key())
+
+
+@lru_cache(maxsize=None)
+def _variant_data(key: str, test_id: str, solutions: str) -> dict:  # solutions: whose (reference.sources_key)
     test = _test(test_id)
     classes = mistakes.variant_classes(key)
     return test.driver(*(classes[c] for c in test.classes))

@@ -52,9 +52,13 @@ def variant_sources(mistake: Mistake, sources: dict) -> dict:
     return {e: apply_edits(src, mistake) if e == mistake.exercise else src for e, src in sources.items()}
 
 
-@lru_cache(maxsize=None)
 def variant_classes(key: str) -> dict:
     """Class name -> class, for the whole lesson with this one mistake made (subclasses inherit it)."""
+    return _variant_classes(key, reference.sources_key())
+
+
+@lru_cache(maxsize=None)
+def _variant_classes(key: str, solutions: str) -> dict:  # solutions: whose (reference.sources_key)
     return reference.solution_classes(variant_sources(by_key()[key], reference.solution_sources()))
 
 

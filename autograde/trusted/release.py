@@ -97,9 +97,10 @@ def release(course=None) -> list[Path]:
         lesson = generate_lesson()
         assert lesson is not None  # None only without a release folder
         return [lesson, write_visible_expected()]
-    os.environ.setdefault("AUTOGRADE_SOLUTIONS", str(course.solutions))  # the expectations come from its solutions
-    lesson = generate_lesson(course.release_dir, db_url=course.output().db_url, course_root=course.root)
-    assert lesson is not None  # None only without a release folder
-    from autograde.access import staff_only
-    staff_only(course.output().db_url)
-    return [lesson, write_visible_expected()]
+    # The course's lesson, and the expectations from its solutions (passed on, never left in the environment).
+    with lessons.chosen(course.lesson_name()), reference.using(notebook=course.solutions):
+        lesson = generate_lesson(course.release_dir, db_url=course.output().db_url, course_root=course.root)
+        assert lesson is not None  # None only without a release folder
+        from autograde.access import staff_only
+        staff_only(course.output().db_url)
+        return [lesson, write_visible_expected()]

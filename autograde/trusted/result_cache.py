@@ -12,6 +12,9 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
 
@@ -27,9 +30,29 @@ VERSIONED = ("torch", "numpy", "nbgrader", "nbclient", "nbformat", "ipykernel", 
 REUSABLE_STATUSES = ("ok", "unreadable")
 
 
+ENV = "AUTOGRADE_CACHE"  # a person's choice of folder where the grader names none
+_folder: ContextVar[Path | None] = ContextVar("autograde_cache", default=None)
+
+
+@contextmanager
+def using(folder: Path) -> Iterator[Path]:
+    """Within this block the cache is this folder (a course's OUT/grader/cache/)."""
+    token = _folder.set(Path(folder))
+    try:
+        yield Path(folder)
+    finally:
+        _folder.reset(token)
+
+
 def cache_dir() -> Path:
-    """Where the grader keeps what it can reuse: the reference runs and, under results/, the results."""
-    return Path(os.environ.get("AUTOGRADE_CACHE") or platformdirs.user_cache_path("autograde"))
+    """Where the grader keeps what it can reuse: the reference runs and, under results/, the results.
+    The folder `using` names, else AUTOGRADE_CACHE, else the user's cache folder."""
+    named = _folder.get()
+    return named if named is not None else default_cache_dir()
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(ENV) or platformdirs.user_cache_path("autograde"))
 
 
 def _code_digest() -> str:

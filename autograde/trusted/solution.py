@@ -7,8 +7,13 @@ This module runs only in the trusted grader: the sandbox hides solutions/ from s
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,10 +26,32 @@ from autograde.running.notebook import nbgrader_meta
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
+ENV = "AUTOGRADE_SOLUTIONS"  # a person's choice of notebook where the grader names none
+# What the grader names for what runs now (`using`): a course's notebook, or its sources as data.
+_notebook: ContextVar[Path | None] = ContextVar("autograde_solutions", default=None)
+_sources: ContextVar[dict | None] = ContextVar("autograde_solution_sources", default=None)
+
+
+@contextmanager
+def using(notebook: Path | None = None, sources: dict | None = None) -> Iterator[None]:
+    """Within this block the solutions are this notebook's, or these sources (a grading worker gets
+    them as data and reads no notebook)."""
+    tokens = (_notebook.set(Path(notebook) if notebook else _notebook.get()),
+              _sources.set(dict(sources) if sources else None))
+    try:
+        yield
+    finally:
+        _sources.reset(tokens[1])
+        _notebook.reset(tokens[0])
+
+
 def solutions_notebook() -> Path:
-    """The source notebook; AUTOGRADE_SOLUTIONS points elsewhere (e.g. a course fork)."""
+    """The source notebook: the one `using` names, else AUTOGRADE_SOLUTIONS (e.g. a course fork), else
+    the repository's solutions/ for the current lesson."""
+    if (named := _notebook.get()) is not None:
+        return named
     name = lesson.current_name()
-    return Path(os.environ.get("AUTOGRADE_SOLUTIONS", SOLUTIONS_DIR / name / f"{name}.ipynb"))
+    return Path(os.environ.get(ENV) or SOLUTIONS_DIR / name / f"{name}.ipynb")
 
 
 def strip_solution_markers(source: str) -> str:
@@ -47,29 +74,28 @@ def _sources_from(path: str, mtime: float, lesson_name: str) -> dict:
     return {e: found[e] for e in exercises}
 
 
-_given_sources: dict | None = None
-
-
-def set_sources(sources: dict | None) -> None:
-    """Use these sources instead of reading the notebook (a grading worker gets them as data)."""
-    global _given_sources
-    _given_sources = dict(sources) if sources else None
-
-
 def solution_sources() -> dict:
     """Exercise name -> the solution cell's code, in the lesson's order."""
-    if _given_sources is not None:
-        return dict(_given_sources)
+    if (given := _sources.get()) is not None:
+        return dict(given)
     path = solutions_notebook()
     if not path.exists():
-        raise FileNotFoundError(f"solutions notebook not found at {path} (set AUTOGRADE_SOLUTIONS)")
+        raise FileNotFoundError(f"solutions notebook not found at {path} (is it the course's? {ENV} names "
+                                f"another)")
     return dict(_sources_from(str(path), path.stat().st_mtime, lesson.current_name()))
+
+
+def sources_key() -> str:
+    """Which solutions are in effect (the lesson and its sources), as a digest: what the judge's
+    in-process caches are keyed by, so a process grading two courses never mixes their solutions."""
+    text = json.dumps([lesson.current_name(), solution_sources()], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def build_namespace(sources: dict) -> dict:
     """Execute exercise sources in order (later classes subclass earlier ones) into a namespace."""
     ns = {"__name__": "autograde_solution"}
-    exec(compile(lesson.current().prelude, "<prelude>", "exec"), ns)
+    exec(compile(lesson.current().exercise_imports, "<exercise imports>", "exec"), ns)
     for exercise, src in sources.items():
         exec(compile(src, f"<solution:{exercise}>", "exec"), ns)
     return ns

@@ -7,15 +7,20 @@ plain data, and the name of the judge that scores it), and each exercise's publi
 trusted half (mistake catalogue, judges) is autograde/trusted/lessons/<name>/, which the kernel
 and the kit never see. Nothing in the core names a lesson's classes or tests: it reads this.
 
-Which lesson: AUTOGRADE_LESSON names it; unset, the one lesson released into the repository's
+Which lesson: the grader names it for what it runs (`chosen(name)`: a course's lesson, for as long as
+that course is graded; it never writes an environment variable, so one process can grade two courses).
+Else AUTOGRADE_LESSON, a person's choice; unset, the one lesson released into the repository's
 lessons/ folder (lessons/<name>/<name>.ipynb; the kit ships that folder too); else the only lesson
-installed. Inside a student's kernel, where neither is visible, the checks and the probe find the
+installed. Inside a student's kernel, where none of these is visible, the checks and the probe find the
 lesson by the exercise or test id they are given (ids are unique across lessons).
 """
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -24,6 +29,7 @@ from typing import Callable
 LESSONS_DIR = Path(__file__).with_name("lessons")
 RELEASED_DIR = Path(__file__).resolve().parent.parent.parent / "lessons"
 ENV = "AUTOGRADE_LESSON"
+_chosen: ContextVar[str | None] = ContextVar("autograde_lesson", default=None)
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,13 @@ class Test:
 
 @dataclass(frozen=True)
 class Lesson:
-    """A lesson's facts. `prelude`: what the exercise cells need from the lesson's setup cell;
+    """A lesson's facts. `exercise_imports`: what the exercise cells need from the lesson's setup cell;
     `describe(got, want)`: a visible check's difference in the lesson's words (None: wording.describe);
     `written`: the titles of the written answers (graded by hand) for the feedback pages."""
     name: str
     exercises: tuple
     tests: tuple
-    prelude: str = ""
+    exercise_imports: str = ""
     describe: Callable | None = field(default=None, compare=False)
     written: dict = field(default_factory=dict, compare=False)  # written answer's grade_id -> its title
 
@@ -142,8 +148,21 @@ def load(name: str) -> Lesson:
     return importlib.import_module(f"autograde.visible.lessons.{name}").LESSON
 
 
-def current_name() -> str:
-    """AUTOGRADE_LESSON, else the one lesson released in lessons/, else the one installed."""
+@contextmanager
+def chosen(name: str) -> Iterator[Lesson]:
+    """Within this block (this thread or task, and what it starts with its context), the lesson is
+    `name`: how the grader says which course's lesson it grades."""
+    found = load(name)
+    token = _chosen.set(name)
+    try:
+        yield found
+    finally:
+        _chosen.reset(token)
+
+
+def default_name() -> str:
+    """The lesson when the grader names none: AUTOGRADE_LESSON, else the one lesson released in
+    lessons/, else the one installed."""
     if os.environ.get(ENV):
         return os.environ[ENV]
     released = [n for n in installed() if (RELEASED_DIR / n / f"{n}.ipynb").is_file()]
@@ -153,13 +172,18 @@ def current_name() -> str:
     return candidates[0]
 
 
+def current_name() -> str:
+    """The lesson chosen for what runs now (`chosen`), else the default one."""
+    return _chosen.get() or default_name()
+
+
 def current() -> Lesson:
     return load(current_name())
 
 
 def _owning(what: str, has) -> Lesson:
     """The lesson that defines this exercise or test: the current one first, then any installed."""
-    names = [os.environ[ENV]] if os.environ.get(ENV) else []
+    names = [n for n in (_chosen.get(), os.environ.get(ENV)) if n]
     for name in [*names, *installed()]:
         found = load(name)
         if has(found):

@@ -1,7 +1,7 @@
 """Execute one notebook with nbclient; meant to run *inside* the sandbox.
 
     python kernel_runner.py --workdir W [--user UID:GID] [--disk-check] ... < notebook.json
-    python kernel_runner.py --prelude ...   (stdin: the prelude, a line; later the notebook, a line)
+    python kernel_runner.py --opening ...   (stdin: the opening cells, a line; later the notebook, a line)
 
 The runner is the only thing between an untrusted kernel and the grader, so it is small and
 imports nothing from the course. It writes nothing the grader reads into a folder the kernel
@@ -33,8 +33,9 @@ if __name__ == "__main__" and sys.path and sys.path[0] == os.path.dirname(os.pat
     # Started as a script: the sibling modules of this file must not shadow real packages.
     del sys.path[0]
 
-# jsonschema (under nbformat) imports rfc3987_syntax when installed, which compiles a grammar
-# for 1.4 s; nbformat never checks IRI formats, and that is paid on every notebook. Skip it.
+# jsonschema (under nbformat) imports rfc3987_syntax when installed, which compiles a grammar (its cost:
+# `python -X importtime -c "import rfc3987_syntax"`); nbformat never checks IRI formats, and that is paid
+# on every notebook. Skip it.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 import argparse
@@ -64,7 +65,7 @@ def _sibling(name: str):
 
 _channel = _sibling("runner_channel")
 _identity = _sibling("runner_identity")
-_prelude = _sibling("runner_prelude")
+_opening = _sibling("runner_opening")
 if TYPE_CHECKING:  # the same classes as mypy sees them; at run time they come by path, as above
     from autograde.running.inside.runner_channel import Capped, Events, OutputBudget, Probes
 else:
@@ -310,12 +311,13 @@ def _ticker(probes: Probes, stop: threading.Event) -> None:
 def opening_cells(nb) -> list:
     """The course's own cells before the first answer cell or cell the student added (imports, data).
     No student code runs in them, so the per-cell limit, there to stop a student's loop, does not
-    apply: on a loaded machine the setup cell's imports took over 20 s, and a timeout there cost the
+    apply: on a loaded machine the setup cell's imports outlasted the cell limit (what they usually
+    cost: `python bench/grading.py`, BENCHMARKS.md §1 part by part), and a timeout there cost the
     student every test. The wall limit still bounds them."""
     given = nb["cells"]
-    if isinstance(given, _prelude.ArrivingCells):
-        # A kernel started ahead: its prelude is the course's opening, by construction. Indexing, not
-        # iterating: iterating past the prelude waits for the notebook, which has not been sent yet.
+    if isinstance(given, _opening.ArrivingCells):
+        # A kernel started ahead: it was given the course's opening cells, by construction. Indexing,
+        # not iterating: iterating past them waits for the notebook, which has not been sent yet.
         return [given[i] for i in range(len(given))]
     cells: list = []
     for cell in given:
@@ -389,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-bytes", type=int, default=2 * 2**20, help="one rich output")
     ap.add_argument("--cell-output-bytes", type=int, default=8 * 2**20, help="one cell's outputs")
     ap.add_argument("--notebook-output-bytes", type=int, default=50 * 2**20, help="all outputs")
-    ap.add_argument("--prelude", action="store_true", help="run the course's opening cells first (runner_prelude.py)")
+    ap.add_argument("--opening", action="store_true", help="run the course's opening cells first (runner_opening.py)")
     args = ap.parse_args(argv)
     if args.user:
         _identity.become(args.user, args.workdir)
@@ -397,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.workdir / "probe").mkdir(exist_ok=True)
     events = Events()
     try:
-        nb = _prelude.read_notebook(sys.stdin) if args.prelude else nbformat.reads(sys.stdin.read(), as_version=4)
+        nb = _opening.read_notebook(sys.stdin) if args.opening else nbformat.reads(sys.stdin.read(), as_version=4)
     except Exception as exc:  # noqa: BLE001 - an unreadable notebook, whatever the reason: said to the parent
         events.send(event="end", status="error", cell=None, error=f"unreadable notebook: {exc}"[:2000])
         return 1

@@ -58,7 +58,7 @@ TESTS = (
 )
 
 # What the exercise cells need from the lesson's setup cell (the solution versions run without it).
-PRELUDE = """\
+EXERCISE_IMPORTS = """\
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
@@ -70,4 +70,4 @@ WRITTEN = {
     "written_adam_eps": "Written answer: Adam's eps",
 }
 
-LESSON = Lesson("accel_sgd", EXERCISES, TESTS, PRELUDE, describe=wording.describe, written=WRITTEN)
+LESSON = Lesson("accel_sgd", EXERCISES, TESTS, EXERCISE_IMPORTS, describe=wording.describe, written=WRITTEN)

@@ -20,4 +20,4 @@ TESTS = (
          "DebiasedEMA over a fixed series"),
 )
 
-LESSON = Lesson("ema", EXERCISES, TESTS, prelude="import math\n")
+LESSON = Lesson("ema", EXERCISES, TESTS, exercise_imports="import math\n")
