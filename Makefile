@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test test-fast lint install release kit bench lesson
+.PHONY: demo test test-fast test-random lint install release kit bench lesson
 
 demo: $(STAMP)          ## release the lesson and grade the sample class
 	$(VENV)/bin/autograde demo
@@ -19,6 +19,9 @@ test: $(STAMP)          ## the whole test suite (what CI runs)
 
 test-fast: $(STAMP)     ## unit and component tests: no whole-class grading, no venv builds
 	$(PY) -m pytest -m "not slow"
+
+test-random: $(STAMP)   ## the fast tier in a random order (the seed is printed: rerun with --randomly-seed=N)
+	$(PY) -m pytest -m "not slow" -p randomly
 
 lint: $(STAMP)          ## ruff on the repository, mypy on autograde/ (both configured in pyproject.toml)
 	$(VENV)/bin/ruff check .

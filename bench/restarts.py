@@ -46,9 +46,9 @@ def main() -> None:
     common.set_offline()
     import nbformat
     from autograde import classgrade  # noqa: F401 (the grading modules, imported before timing)
-    from autograde.trusted.grade import _warm_reference, grade_submission, load_course
+    from autograde.trusted.grade import _warm_reference, grade_submission, load_setup
     from autograde.running.sandbox import Limits
-    course = load_course(limits=Limits(wall_s=300, cell_s=60))
+    course = load_setup(limits=Limits(wall_s=300, cell_s=60))
     _warm_reference(course)
     subs = {name: nbformat.writes(nb) for name, nb in submissions().items()}
     seconds: dict[str, list[float]] = {name: [] for name in subs}

@@ -89,7 +89,8 @@ def _already_batched(b): return b  # module level, so worker processes can pickl
 
 class _BatchedTensorDataset(TensorDataset):
     """A TensorDataset that hands a DataLoader a whole batch with one indexing op (DataLoader calls
-    `__getitems__` when it exists): ~5x less loading time per epoch than fetching and stacking rows."""
+    `__getitems__` when it exists): far less loading time per epoch than fetching and stacking rows
+    (`python bench/data_pipeline.py` times an epoch of these DataLoaders, BENCHMARKS.md §4)."""
     def __getitems__(self, idxs):
         i = torch.as_tensor(idxs)
         return tuple(t[i] for t in self.tensors)

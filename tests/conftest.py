@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault('HF_DATASETS_OFFLINE', '1')  # tests never reach for the hub
@@ -88,13 +89,22 @@ def clone_of_the_working_tree(target: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_in_a_clone(tmp_path_factory):
+def demo_in_a_clone():
     """`autograde demo` (what `make demo` runs) in a clone of the working tree, once per session: the sample
-    class released and graded into CLONE/out/demo. Returns (clone, the finished process)."""
-    clone = clone_of_the_working_tree(tmp_path_factory.mktemp("demo") / "clone")
-    env = {**os.environ, "PYTHONPATH": str(clone), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run([sys.executable, "-c", WITHOUT_EDITABLE + "from autograde.cli import main; "
-                           "raise SystemExit(main(['demo']))"], cwd=clone, env=env, capture_output=True, text=True,
-                          timeout=1500)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return clone, proc
+    class released and graded into CLONE/out/demo. Returns (clone, the finished process).
+
+    The clone is readable by other accounts, as the README asks of a course checkout (pytest's own
+    temporary folders are not). Its kernels import the clone's code (the grader gives them its checkout's
+    PYTHONPATH); test_cli checks the grades, since a demo whose kernels cannot import still exits 0."""
+    root = Path(tempfile.mkdtemp(prefix="demo-clone-"))
+    root.chmod(0o755)
+    try:
+        clone = clone_of_the_working_tree(root / "clone")
+        env = {**os.environ, "PYTHONPATH": str(clone), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        proc = subprocess.run([sys.executable, "-c", WITHOUT_EDITABLE + "from autograde.cli import main; "
+                               "raise SystemExit(main(['demo']))"], cwd=clone, env=env, capture_output=True,
+                              text=True, timeout=1500)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        yield clone, proc
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -42,10 +42,12 @@ def small_dsd(sample_dsd):
 def small_png_dsd(small_dsd):
     "The same rows stored as the hub stores them: PNG images (decoded to PIL on every read), python format."
     feats = datasets.Features({'image': datasets.Image(), 'label': small_dsd['train'].features['label']})
-    rows = {k: ds[:] for k, ds in small_dsd.items()}
-    return datasets.DatasetDict({k: datasets.Dataset.from_dict(
-        {'image': [Image.fromarray(np.array(a, dtype=np.uint8)) for a in r['image']], 'label': r['label']},
-        features=feats) for k, r in rows.items()})
+    def split(k):
+        x, y = sample_arrays(k)
+        n = len(small_dsd[k])
+        return datasets.Dataset.from_dict({'image': [Image.fromarray(a) for a in x[:n]], 'label': y[:n].tolist()},
+                                          features=feats)
+    return datasets.DatasetDict({k: split(k) for k in small_dsd})
 
 
 def sample_arrays(split):
@@ -215,12 +217,12 @@ def test_the_transform_runs_on_every_batch_of_every_epoch(small_dsd):
     assert count.rows == 900
 
 
-def test_the_transform_gets_each_image_as_a_uint8_array(small_dsd):
+def test_the_transform_gets_each_image_as_a_float32_array_of_pixels_over_255(small_dsd):
     count = Counting()
     next(iter(DataLoaders.from_dd(small_dsd.with_transform(count), 8).valid))
     x, _ = sample_arrays('test')
-    assert isinstance(count.seen, np.ndarray) and count.seen.dtype == np.uint8 and count.seen.flags.writeable
-    assert np.array_equal(count.seen, x[0])
+    assert isinstance(count.seen, np.ndarray) and count.seen.dtype == np.float32 and count.seen.flags.writeable
+    assert np.array_equal(count.seen, x[0].astype(np.float32) / np.float32(255))
 
 
 @pytest.mark.parametrize('private', [False, True], ids=['global generator', 'private generator'])
@@ -231,6 +233,21 @@ def test_a_random_transform_is_random_every_epoch(small_dsd, private):
     dl = DataLoaders.from_dd(small_dsd.with_transform(jitter), 32).valid  # in order: same rows each epoch
     first, second = next(iter(dl)), next(iter(dl))
     assert torch.equal(first[1], second[1]) and not torch.equal(first[0], second[0])
+
+
+def test_batches_are_ordinary_tensors_though_the_transform_runs_in_inference_mode(small_dsd):
+    modes = []
+    @inplace
+    def noting(b):
+        modes.append(torch.is_inference_mode_enabled())
+        transformi(b)
+    ds = DataLoaders.from_dd(small_dsd.with_transform(noting), 8).train.dataset
+    xb = ds.__getitems__([0, 1])['image']
+    x = ds[2]['image']
+    assert modes == [True, True] and not torch.is_inference(xb) and not torch.is_inference(x)
+    (xb.requires_grad_() * 2).sum().backward()
+    x += 1  # an in-place update, refused on an inference tensor
+    assert torch.equal(xb.grad, torch.full_like(xb, 2.))
 
 
 def test_worker_processes_give_the_course_loaders_batches(small_dsd, small_png_dsd):

@@ -84,11 +84,11 @@ def test_a_failed_parent_cell_is_left_out_of_the_second_run():
 
 def _crashing_momentum_run():
     """The canonical notebook with a Momentum answer that kills the kernel, and a run that says so."""
-    from autograde.trusted.grade import load_course
+    from autograde.trusted.grade import load_setup
     from autograde.running.notebook import prepare
     from autograde.running.sandbox import RunResult
-    course = load_course()
-    canon = nbformat.reads(json.dumps(course.canonical), as_version=4)
+    setup = load_setup()
+    canon = nbformat.reads(json.dumps(setup.canonical), as_version=4)
     lesson = nbformat.read(paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
     answers = {**reference.solution_sources(), "momentum": "import os; os._exit(1)"}
     for cell in lesson.cells:

@@ -27,7 +27,7 @@ TRAIN_IMG, TRAIN_LBL = IDX_FILES['train']
 TEST_IMG, TEST_LBL = IDX_FILES['test']
 NAMES = ['T - shirt / top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
          'Ankle boot']  # as the hub spells them
-FEATURES = datasets.Features({'image': datasets.Array2D((28, 28), 'uint8'), 'label': datasets.ClassLabel(names=NAMES)})
+FEATURES = datasets.Features({'image': datasets.Array2D((28, 28), 'float32'), 'label': datasets.ClassLabel(names=NAMES)})
 PNG_FEATURES = datasets.Features({'image': datasets.Image(), 'label': datasets.ClassLabel(names=NAMES)})
 
 
@@ -102,7 +102,12 @@ def png_dsd(n=20):
          'label': sample_arrays(split)[1][:n].tolist()}, features=PNG_FEATURES) for split in IDX_FILES})
 
 
-def pixels(row): return np.asarray(row['image'], dtype=np.uint8)
+def pixels(row):
+    "A stored image (float32 pixels/255) as its uint8 pixels; checks that every value is exactly k/255."
+    a = np.asarray(row['image'], dtype=np.float32)
+    p = np.rint(a * 255).astype(np.uint8)
+    assert np.array_equal(a, p.astype(np.float32) / np.float32(255))
+    return p
 
 
 def source_line(capsys):
@@ -129,6 +134,17 @@ def test_sample_first_image_matches_raw_bytes(sample_dsd):
     assert pixels(row).shape == (28, 28) and pixels(row).tobytes() == data[off:off + 784]
     labels, loff = raw_idx(SAMPLE / TRAIN_LBL)
     assert row['label'] == labels[loff]
+
+
+def test_stored_images_are_what_to_tensor_makes_of_the_pixels(sample_dsd):
+    "float32 pixels/255, equal bit for bit to TF.to_tensor of the uint8 pixels, and passed through unchanged by it."
+    import torchvision.transforms.functional as TF
+    x, _ = sample_arrays('train')
+    stored = sample_dsd['train'].with_format('numpy')[:8]['image']
+    assert stored.dtype == np.float32
+    for a, raw in zip(stored, x):
+        assert torch.equal(torch.from_numpy(a)[None], TF.to_tensor(raw))
+        assert torch.equal(TF.to_tensor(a), TF.to_tensor(Image.fromarray(raw)))
 
 
 def test_sample_licence_is_committed_and_referenced_beside_the_projects():

@@ -314,7 +314,7 @@ def graded_on_a_fake_gpu(tmp_path_factory):
     """One real submission graded in the sandbox on GPU slot SLOT_GPU, whose Adam cell runs out of GPU memory."""
     import nbformat
     from autograde.trusted import solution as reference
-    from autograde.trusted.grade import grade_submission, load_course
+    from autograde.trusted.grade import grade_submission, load_setup
     from corpus import notebook_with
     lesson = nbformat.read(paths.REPO_ROOT / "lessons" / "accel_sgd" / "accel_sgd.ipynb", as_version=4)
     sol = reference.solution_sources()
@@ -322,7 +322,7 @@ def graded_on_a_fake_gpu(tmp_path_factory):
     old = os.environ.get("AUTOGRADE_CACHE")
     os.environ["AUTOGRADE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     try:
-        return grade_submission(load_course(), "oom", nbformat.writes(nbformat.from_dict(nb)), Slot(SLOT_GPU, 0.45))
+        return grade_submission(load_setup(), "oom", nbformat.writes(nbformat.from_dict(nb)), Slot(SLOT_GPU, 0.45))
     finally:
         os.environ.pop("AUTOGRADE_CACHE") if old is None else os.environ.__setitem__("AUTOGRADE_CACHE", old)
 

@@ -18,7 +18,7 @@ from autograde import paths
 from autograde import classgrade
 from autograde.trusted import mistakes, solution as reference
 from autograde.course import load as course_folder
-from autograde.trusted.grade import grade_submission, load_course
+from autograde.trusted.grade import grade_submission, load_setup
 from autograde.running.sandbox import Limits, bwrap_available
 from corpus import CORRECT_VARIANTS, mistake_sources, notebook_with, variant_sources
 
@@ -265,10 +265,10 @@ def test_nbgrader_reads_the_gradebook(graded, tmp_path):
 
 
 def test_grading_is_deterministic_across_jobs_and_runs(graded):
-    course = load_course(limits=Limits(wall_s=240, cell_s=20))
+    setup = load_setup(limits=Limits(wall_s=240, cell_s=20))
     for sid in ["mistake_adam_eps", "variant_inplace_ops"]:
         text = (graded["submitted"] / sid / "accel_sgd" / "accel_sgd.ipynb").read_text()
-        again = grade_submission(course, sid, text)
+        again = grade_submission(setup, sid, text)
         assert {c["grade_id"]: (str(c["score"]) if c["score"] is not None else "", c["message"])
                 for c in again["cells"]} == {g: (c["score"], c["message"]) for g, c in graded["cells"][sid].items()}
 
@@ -278,18 +278,18 @@ def test_kernels_started_ahead_grade_as_fresh_ones(graded, monkeypatch):
     it ran; the grades are those of the class graded with fresh kernels in two processes."""
     from autograde.running import ahead
     from autograde.trusted import grade
-    reused, run_notebook = [], grade.run_notebook
+    on_kernel_started_ahead, run_notebook = [], grade.run_notebook
 
     def recording(nb, *args, **kw):
         result = run_notebook(nb, *args, **kw)
         if "started" in kw:  # the submission's own run, not a retest
-            reused.append(result.started_ahead)
+            on_kernel_started_ahead.append(result.started_ahead)
         return result
     monkeypatch.setattr(grade, "run_notebook", recording)
     sids = ["mistake_adam_eps", "variant_inplace_ops"]
     texts = [(sid, (graded["submitted"] / sid / "accel_sgd" / "accel_sgd.ipynb").read_text()) for sid in sids]
-    results = grade.grade_all(texts, load_course(limits=Limits(wall_s=240, cell_s=20)), jobs=1)
-    assert reused == [False, True, True]
+    results = grade.grade_all(texts, load_setup(limits=Limits(wall_s=240, cell_s=20)), jobs=1)
+    assert on_kernel_started_ahead == [False, True]
     assert ahead.take() is None  # the last submission started no kernel after it
     for r in results:
         assert {c.grade_id: (str(c.score) if c.score is not None else "", c.message) for c in r.cells} == \

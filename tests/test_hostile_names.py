@@ -90,9 +90,9 @@ def test_a_name_is_shown_on_one_line_with_what_hides_in_it_spelled_out():
 
 
 def test_the_result_cache_key_takes_any_name():
-    from autograde.trusted.grade import load_course
+    from autograde.trusted.grade import load_setup
     from autograde.trusted.result_cache import ResultCache
-    cache = ResultCache(Path("unused"), load_course())
+    cache = ResultCache(Path("unused"), load_setup())
     assert cache.key(os.fsdecode(b"caf\xe9"), "text") != cache.key("caf", "text")
 
 

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from autograde import identical, paths, submissions
-from autograde.trusted.grade import load_course
+from autograde.trusted.grade import load_setup
 
 A = paths.ASSIGNMENT
 LESSON = paths.REPO_ROOT / "lessons" / A / f"{A}.ipynb"
@@ -115,7 +115,7 @@ def test_a_link_put_in_the_notebooks_place_after_it_was_found_is_not_read(tmp_pa
 
 @pytest.fixture(scope="module")
 def canonical():
-    return load_course().canonical
+    return load_setup().canonical
 
 
 def test_a_hard_linked_notebook_is_the_same_file(canonical):

@@ -197,11 +197,11 @@ def test_a_stopped_warm_up_computes_no_further_test(monkeypatch):
     computed = []
     monkeypatch.setattr(judge, "reference_data", computed.append)
     stop = threading.Event()
-    grade._warm_reference(grade.load_course(), stop)
+    grade._warm_reference(grade.load_setup(), stop)
     assert len(computed) > 1  # not stopped: every test of the lesson
     computed.clear()
     stop.set()
-    grade._warm_reference(grade.load_course(), stop)
+    grade._warm_reference(grade.load_setup(), stop)
     assert computed == []
 
 

@@ -77,8 +77,6 @@ def load_setup(solutions: Path | None = None, cache: Path | None = None, lesson:
                         cache=str(cache or result_cache.cache_dir()))
 
 
-load_course = load_setup  # the name tests and benches written before GradingSetup call
-
 
 def _sandbox_views(hidden=()) -> tuple[list[Path], list[Path]]:
     """What the student's kernel may read besides the system and Python (the sandbox is an allowlist:
@@ -123,8 +121,11 @@ def _grade(setup: GradingSetup, student_id: str, text: str, slot: gpus.Slot | No
     limits = Limits(**setup.limits)
     if limits.cpus is None:  # a submission gets its share of the cores, so it cannot slow the others
         limits.cpus = float(max(1, setup.threads))
+    # PYTHONPATH: the kernel imports autograde's visible modules and miniai from the checkout this grader
+    # runs from, whichever checkout the interpreter's editable install points at.
     run_args: dict[str, Any] = dict(hide=hide, expose=expose,
                                     env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                                         "PYTHONPATH": str(paths.REPO_ROOT),
                                          **gpus.kernel_env(slot or gpus.Slot(gpus.WORKER))})
 
     def start_next() -> None:  # the next submission's kernel starts while this one runs (ahead.py)

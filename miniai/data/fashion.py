@@ -8,9 +8,17 @@ Hugging Face `datasets` library is imported only inside the functions that need 
 
 Why decoded images: the hub stores each image as a PNG, so every epoch of the lesson would decode 70,000
 PNGs before its transform even starts. Here the pixels are written once into the dataset's own Arrow
-storage as an `Array2D` uint8 column, and `datasets` keeps that on disk under a fingerprint of what it
+storage as an `Array2D` float32 column, and `datasets` keeps that on disk under a fingerprint of what it
 was built from (`Dataset.from_generator` for IDX files, `Dataset.map` for the hub's copy): the second load
 of the same files is a memory-mapped read.
+
+Why float32 in [0, 1] (`unit_pixels`: pixels/255) rather than the uint8 pixels: that is the form
+`TF.to_tensor`, which the course's transforms call on every image of every epoch, hands back unchanged
+(its documented rule: uint8 arrays and 8-bit PIL images are divided by 255, float arrays are not). The tensor
+it returns is the same, bit for bit, as from the uint8 pixels or the hub's PIL image, but it costs one
+`torch.from_numpy` instead of a conversion and a division: 2.8 instead of 8.9 us an image, a third of
+the course's per-image cost (`python bench/data_pipeline.py`, BENCHMARKS.md section 4). The price is
+disk: 4 bytes a pixel, 220 MB for the 70,000 images in `datasets`' cache.
 """
 from __future__ import annotations
 
@@ -97,17 +105,23 @@ def find_source(data_dir=None, sample=False):
         "MINIAI_DATA to their folder; go online so the Hugging Face hub can be reached.")
 
 
+def unit_pixels(x):
+    """uint8 pixels as float32 in [0, 1]: x/255 rounded as torch rounds it, so equal bit for bit to what
+    `TF.to_tensor` makes of the pixels, and passed through unchanged by `TF.to_tensor` (not uint8)."""
+    return np.asarray(x, dtype=np.uint8).astype(np.float32) / np.float32(255)
+
+
 def features(names=FASHION_NAMES):
-    "The columns: 'image' a 28×28 uint8 `Array2D` (decoded pixels), 'label' a `ClassLabel`."
+    "The columns: 'image' a 28×28 float32 `Array2D` (decoded pixels/255, see `unit_pixels`), 'label' a `ClassLabel`."
     import datasets
-    return datasets.Features({'image': datasets.Array2D((28, 28), 'uint8'),
+    return datasets.Features({'image': datasets.Array2D((28, 28), 'float32'),
                               'label': datasets.ClassLabel(names=list(names))})
 
 
 def _idx_rows(images, labels, stamp):
     "Rows of one split for `Dataset.from_generator`; `stamp` (sizes, mtimes) only makes changed files a new entry."
     x, y = read_split(images, labels)
-    for image, label in zip(x, y.tolist()): yield {'image': image, 'label': label}
+    for image, label in zip(unit_pixels(x), y.tolist()): yield {'image': image, 'label': label}
 
 
 def _stamp(paths):
@@ -132,14 +146,14 @@ def _from_idx(files):
                 raise
             except OSError:  # no writable cache folder (read-only home...): build it in memory instead
                 x, y = read_split(ip, lp)
-                out[split] = datasets.Dataset.from_dict({'image': x, 'label': y}, features=features(),
+                out[split] = datasets.Dataset.from_dict({'image': unit_pixels(x), 'label': y}, features=features(),
                                                         split=datasets.NamedSplit(split))
         return datasets.DatasetDict(out)
     finally:
         if not bars_were_off: datasets.enable_progress_bars()
 
 
-def _decode_batch(b): return {'image': [np.asarray(im, dtype=np.uint8) for im in b['image']], 'label': b['label']}
+def _decode_batch(b): return {'image': [unit_pixels(im) for im in b['image']], 'label': b['label']}
 
 
 def _decoded(dsd):
@@ -150,16 +164,16 @@ def _decoded(dsd):
 
 def load_fashion_mnist(data_dir=None, *, sample=False):
     """FashionMNIST as a `DatasetDict` with 'train' and 'test' splits: column 'image' holds each image's
-    28×28 uint8 pixels (an `Array2D`, decoded once and kept in the dataset's Arrow storage), 'label' a
-    `ClassLabel` with the hub's names. Works offline.
+    28×28 pixels as float32 in [0, 1] (pixels/255, an `Array2D`, decoded once and kept in the dataset's
+    Arrow storage), 'label' a `ClassLabel` with the hub's names. Works offline.
 
     `data_dir` (or $MINIAI_DATA) is a folder with the four IDX files; if given it must be complete.
     `sample=True` goes straight to the committed sample (small, fast and the same everywhere).
     One line saying which source was used is printed; the same text is in each split's `info.description`.
 
-    Read row by row, `datasets` gives an image as nested lists (`.with_format('numpy')` gives arrays, as
-    int64); `DataLoaders.from_dd` hands a `with_transform` transform each image as a 28×28 uint8 numpy
-    array, which `TF.to_tensor` turns into the same tensor as the hub's PIL image."""
+    Read row by row, `datasets` gives an image as nested lists (`.with_format('numpy')` gives arrays);
+    `DataLoaders.from_dd` hands a `with_transform` transform each image as a 28×28 float32 numpy array,
+    which `TF.to_tensor` turns into the same tensor as the hub's PIL image, at a third of the cost."""
     src, dsd = find_source(data_dir, sample)
     dsd = _from_idx(src.files) if dsd is None else _decoded(dsd)
     src.sizes = {k: len(v) for k, v in dsd.items()}
@@ -192,13 +206,14 @@ def fashion_tensors(split='train', *, sample=False, data_dir=None, n=None, norma
     src, dsd = find_source(data_dir, sample)
     if dsd is not None:
         rows = _decoded(dsd)[split].with_format('numpy')[:]
-        x, y = rows['image'].astype(np.uint8), rows['label'].astype(np.int64)
+        x, y = rows['image'].astype(np.float32), rows['label'].astype(np.int64)
     else:
         x, y = read_split(*src.files[split])
+        x = unit_pixels(x)
     if n is not None:
         idx = _stratified(y, n)
         x, y = x[idx], y[idx]
-    xt = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255).unsqueeze(1)
+    xt = torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1)
     if normalize: xt = xt.sub_(mean).div_(std)
     src.sizes = {split: len(y)}
     print(src.describe())
