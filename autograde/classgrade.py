@@ -213,8 +213,8 @@ def in_background(fn, *args) -> Future:
 def kernel_threads(cores: int, jobs: int, count: int) -> int:
     """Each kernel's share of the cores. With more submissions than jobs, each job's next kernel is
     started beside the running one (running/ahead.py), so twice as many kernels share the cores.
-    Two torch threads per kernel beside a kernel importing stalled the running one: a class at
-    --jobs 1 took 8.3-8.9 s a submission with 2 threads, 7.5-7.9 s with 1 (2 cores, same scores)."""
+    Two torch threads per kernel beside a kernel importing stalled the running one; one each is faster
+    with the same scores (`python bench/start_ahead.py` compares them, BENCHMARKS.md section 1c)."""
     at_once = max(1, jobs) * (2 if count > max(1, jobs) else 1)
     return max(1, cores // at_once)
 

@@ -197,8 +197,8 @@ def _retest_over_solutions(setup, prepared, canon, run, verdicts, limits, t0, ti
 
 def _retest_futile(test_id: str, verdict, run, prepared, canon) -> bool:
     """A second run cannot help when the exercise's own cell is the unfilled stub, when that cell
-    killed the kernel (it would again: a notebook crashing in every answer took 252 s of its 300 s
-    with a futile retest, 141 s without; bench/restarts.py), or when the test cell ran cleanly but recorded
+    killed the kernel (it would again, and a notebook crashing in every answer would spend most of its
+    wall limit on futile retests: `python bench/restarts.py`, BENCHMARKS.md section 1b), or when the test cell ran cleanly but recorded
     nothing (the student's code silenced the probe: it would again)."""
     exercise = lessons.current().tests_by_id[test_id].exercise
     stub = next((c.source for c in canon.cells if cell_grade_id(c) == exercise), None)

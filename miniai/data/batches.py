@@ -9,14 +9,14 @@ Columns stored as `datasets` arrays (`Array2D`, `Array3D`...: decoded images, as
 gives them, float32 pixels/255) reach the transform as one numpy array per row. The split's Arrow table is
 read once, the first time a batch is asked for, into one numpy array per column (a view of the
 memory-mapped Arrow data where it can be: `datasets`' own storage, not a copy of transformed rows); a
-batch is then numpy indexing, where asking `datasets` for the batch's rows cost 21 us an image, more than
-the transform (`python bench/data_pipeline.py` compares the epochs with plain tensors).
+batch is then numpy indexing, where asking `datasets` for the batch's rows cost more than the transform
+(`python bench/data_pipeline.py --per-image` times each step; BENCHMARKS.md section 4).
 A numpy array is a form `TF.to_tensor` takes besides a PIL image. Left to itself, `datasets` would hand a
 transform such a row as nested Python lists, which `TF.to_tensor` refuses, and building those lists costs
 more than the model step. Every other dataset is read through `ds[indices]`, exactly as `datasets` formats it.
 
-The transform runs under `torch.inference_mode()` (reading data records no gradients; the course's
-per-image `(TF.to_tensor(o)-xmean)/xstd` costs 8.2 instead of 9.3 us an image). Nothing it returns
+The transform runs under `torch.inference_mode()` (reading data records no gradients, and the course's
+per-image `(TF.to_tensor(o)-xmean)/xstd` costs less: `--per-image` above). Nothing it returns
 leaves as an inference tensor: collating stacks the rows into a new, ordinary tensor.
 """
 from __future__ import annotations
@@ -83,7 +83,7 @@ class BatchReader(Dataset):
         for name, col in self._columns().items():
             if isinstance(col, np.ndarray): batch[name] = list(col[idxs])  # indexing copies: arrays torch may write to
             else: batch[name] = [col[i] for i in idxs]
-        with torch.inference_mode():  # ~1 us less an image; the collated batch is an ordinary tensor again
+        with torch.inference_mode():  # cheaper per image; the collated batch is an ordinary tensor again
             return self.transform(batch)
 
     def __getitems__(self, idxs):

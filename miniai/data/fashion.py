@@ -16,9 +16,9 @@ Why float32 in [0, 1] (`unit_pixels`: pixels/255) rather than the uint8 pixels: 
 `TF.to_tensor`, which the course's transforms call on every image of every epoch, hands back unchanged
 (its documented rule: uint8 arrays and 8-bit PIL images are divided by 255, float arrays are not). The tensor
 it returns is the same, bit for bit, as from the uint8 pixels or the hub's PIL image, but it costs one
-`torch.from_numpy` instead of a conversion and a division: 2.8 instead of 8.9 us an image, a third of
-the course's per-image cost (`python bench/data_pipeline.py`, BENCHMARKS.md section 4). The price is
-disk: 4 bytes a pixel, 220 MB for the 70,000 images in `datasets`' cache.
+`torch.from_numpy` instead of a conversion and a division, about a third of the course's per-image cost
+(`python bench/data_pipeline.py --per-image`, BENCHMARKS.md section 4). The price is disk: 4 bytes a
+pixel instead of 1 in `datasets`' cache.
 """
 from __future__ import annotations
 
