@@ -113,23 +113,44 @@ def test_cell_that_ignores_the_interrupt_ends_the_run(tmp_path, monkeypatch):
     assert result.seconds < 20
 
 
-def test_wall_limit_stops_the_notebook_and_keeps_earlier_work(tmp_path):
-    loop = "while True: pass"
-    # Ten 2 s loops need 20 s, so the 12 s wall always falls before the notebook ends; 12 s leaves room
-    # for a kernel start on a loaded machine. (Five loops once finished inside 12 s on a fast machine.)
-    result, workdir = run(tmp_path, WRITE_PROBE.format(name="before"), *[loop] * 10,
-                          limits=Limits(wall_s=12, cell_s=2))
+BACKGROUND = "import subprocess\nsubprocess.Popen(['sleep', {marker!r}], start_new_session=True)\nprint('started')"
+
+
+def unused_marker() -> str:
+    return f"300.{random.randrange(10**8, 10**9)}"  # a valid duration for sleep, nobody else's
+
+
+@pytest.fixture(scope="module")
+def walled(tmp_path_factory):
+    """One notebook stopped by its wall limit, read by the tests of what such a stop keeps and ends: it
+    writes a probe, starts a process in a session of its own, then loops. Ten 2 s loops need 20 s, so
+    the 12 s wall always falls before the notebook ends; 12 s leaves room for a kernel start on a loaded
+    machine. (Five loops once finished inside 12 s on a fast machine.)"""
+    marker = unused_marker()
+    result, _ = run(tmp_path_factory.mktemp("walled"), WRITE_PROBE.format(name="before"),
+                    BACKGROUND.format(marker=marker), *["while True: pass"] * 10, limits=Limits(wall_s=12, cell_s=2))
+    return result, marker
+
+
+def test_wall_limit_stops_the_notebook_and_keeps_earlier_work(walled):
+    result, _ = walled
     assert result.status == "timeout"
     assert "12 s time limit" in result.message
     assert result.seconds < 20
     assert "before" in result.probes
     assert 0 in result.cell_seconds  # the partial notebook and timings came back
-    assert result.cell_errors[1] == "timed out after 2 s"
+    assert result.cell_errors[2] == "timed out after 2 s"
     # The cell running when the wall hit is blamed; on a loaded machine the wall can also fall after the
     # last cell timed out, while the runner shuts the kernel down (seen: 1 run in 4 with 3 busy loops
     # beside it): then no cell is running, none is blamed, and the message says only the limit.
     blamed = [i for i, e in result.cell_errors.items() if "time limit" in e]
     assert blamed or result.message == "The notebook was stopped at the 12 s time limit."
+
+
+def test_a_background_process_does_not_survive_the_wall_limit(walled):
+    result, marker = walled
+    assert text(result, 1) == "started\n"
+    assert not _processes_with_arg(marker)
 
 
 def test_kernel_death_names_the_cell_and_the_rest_runs_after_a_restart(tmp_path):
@@ -225,14 +246,15 @@ def test_only_workdir_is_writable(tmp_path):
     assert not (workdir / "inside.txt").exists()  # the working folder is a private tmpfs too
 
 
-@pytest.mark.parametrize("stop", ["end", "wall"])
-@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "fallback"])
+# The sandbox's wall stop is `walled` above (bwrap where there is one); the fallback's waits out the wall
+# again, so it is in the slow tier.
+@pytest.mark.parametrize("mode,stop", [pytest.param("bwrap", "end", marks=needs_bwrap), ("fallback", "end"),
+                                       pytest.param("fallback", "wall", marks=pytest.mark.slow)])
 def test_background_processes_do_not_survive(tmp_path, monkeypatch, mode, stop):
     if mode == "fallback":
         monkeypatch.setattr(sandbox, "bwrap_available", lambda: False)
-    marker = f"300.{random.randrange(10**8, 10**9)}"  # a valid duration nobody else uses
-    cells = ["import subprocess\n"
-             f"subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\nprint('started')"]
+    marker = unused_marker()
+    cells = [BACKGROUND.format(marker=marker)]
     if stop == "wall":
         cells.append("import time\ntime.sleep(300)")
     with pytest.warns(RuntimeWarning) if mode == "fallback" else contextlib.nullcontext():

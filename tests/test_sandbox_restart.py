@@ -61,6 +61,7 @@ def test_results_recorded_before_the_crash_are_kept(tmp_path):
     assert result.cell_seconds.keys() == {1, 2}
 
 
+@pytest.mark.slow  # waits out a wall limit
 def test_a_notebook_that_crashes_in_every_cell_finishes_within_the_wall_limit(tmp_path):
     # Forty restarts take longer than the wall, so the wall ends the run; 15 s still leaves room for the
     # two restarts the message needs on a loaded machine (a restart is about a second; seen: 3 s under load).
