@@ -1,6 +1,8 @@
 """The gradebook in OUT: scores written where nbgrader's tools read them, and grading again never
 loses what an instructor entered by hand (written answers graded in formgrader, overrides, comments)."""
+import shutil
 import warnings
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -41,9 +43,18 @@ def _grades(db_url):
 
 
 @pytest.fixture(scope="module")
-def db_url(tmp_path_factory):
+def new_gradebook(tmp_path_factory) -> Path:
+    """A gradebook as `gradebook.create` makes it (nbgrader's generate_assignment: seconds), made once."""
     out = tmp_path_factory.mktemp("out")
-    return gradebook.create(f"sqlite:///{out / 'gradebook.db'}")
+    gradebook.create(f"sqlite:///{out / 'gradebook.db'}")
+    return out / "gradebook.db"
+
+
+@pytest.fixture
+def db_url(new_gradebook, tmp_path) -> str:
+    """Each test's own copy of the new gradebook: what one test records, the next does not find."""
+    shutil.copy(new_gradebook, tmp_path / "gradebook.db")
+    return f"sqlite:///{tmp_path / 'gradebook.db'}"
 
 
 def test_scores_are_recorded_and_written_answers_await_a_human(db_url):
