@@ -73,6 +73,9 @@ class DataLoaders:
         collate = collate_dict(train) if as_tuple else default_collate
         if _is_hf_dataset(train) and _is_hf_dataset(valid):
             train, valid = BatchReader(train), BatchReader(valid)
+            if kwargs.get('num_workers'):  # read here, once: the workers forked each epoch share it
+                for reader in (train, valid):
+                    if reader.arrow is not None: reader.read_columns()
             collate = _ColumnTuple(train.features) if as_tuple else _already_batched
         return cls(DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=collate, **kwargs),
                    DataLoader(valid, batch_size=batch_size * 2, shuffle=False, collate_fn=collate, **kwargs))

@@ -257,6 +257,12 @@ def test_worker_processes_give_the_course_loaders_batches(small_dsd, small_png_d
         assert all(same(f, p) for f, p in zip(fb, pb)) and torch.equal(fs, ps)
 
 
+def test_with_workers_each_split_is_read_once_here_for_the_workers_forked_every_epoch(small_dsd):
+    dls = DataLoaders.from_dd(small_dsd.with_transform(transformi), 64, num_workers=2)
+    assert [len(dl.dataset.columns['image']) for dl in (dls.train, dls.valid)] == [300, 100]
+    assert DataLoaders.from_dd(small_dsd.with_transform(transformi), 64).train.dataset.columns is None  # read on use
+
+
 def test_datasets_without_array_columns_are_read_as_datasets_formats_them(small_png_dsd):
     count = Counting()
     xb, yb = next(iter(DataLoaders.from_dd(small_png_dsd.with_transform(count), 16).valid))

@@ -52,7 +52,7 @@ class BatchReader(Dataset):
         arrays = self.transform is not None and not fmt['output_all_columns'] and any(map(_is_array, feats)) \
             and all(_is_array(f) or _plain(f) for f in feats)
         self.arrow = ds.with_format('arrow', columns=cols) if arrays else None
-        self.columns = None  # name -> the whole split's column, read on the first batch (_columns)
+        self.columns = None  # name -> the whole split's column, read on the first batch (read_columns)
 
     def __len__(self): return len(self.ds)
     def __getitem__(self, i): return {k: v[0] for k, v in self.__getitems__([i]).items()}
@@ -63,7 +63,7 @@ class BatchReader(Dataset):
     def __getstate__(self):  # a worker process reads the columns itself, from the same Arrow files
         return {**self.__dict__, 'columns': None}
 
-    def _columns(self):
+    def read_columns(self):
         "Every column of the split: arrays as one numpy array (rows first), the rest as Python values."
         if self.columns is None:
             table, columns = self.arrow[:], {}
@@ -80,7 +80,7 @@ class BatchReader(Dataset):
     def _read(self, idxs):
         "The rows as the transform would see them, but with array columns as one numpy array per row."
         batch = {}
-        for name, col in self._columns().items():
+        for name, col in self.read_columns().items():
             if isinstance(col, np.ndarray): batch[name] = list(col[idxs])  # indexing copies: arrays torch may write to
             else: batch[name] = [col[i] for i in idxs]
         with torch.inference_mode():  # cheaper per image; the collated batch is an ordinary tensor again
