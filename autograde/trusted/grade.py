@@ -198,8 +198,8 @@ def _retest_over_solutions(setup, prepared, canon, run, verdicts, limits, t0, ti
 def _retest_futile(test_id: str, verdict, run, prepared, canon) -> bool:
     """A second run cannot help when the exercise's own cell is the unfilled stub, when that cell
     killed the kernel (it would again, and a notebook crashing in every answer would spend most of its
-    wall limit on futile retests: `python bench/restarts.py`, BENCHMARKS.md section 1b), or when the test cell ran cleanly but recorded
-    nothing (the student's code silenced the probe: it would again)."""
+    wall limit on futile retests: `python bench/restarts.py`, BENCHMARKS.md section 1b), or when the test
+    cell ran cleanly but recorded nothing (the student's code silenced the probe: it would again)."""
     exercise = lessons.current().tests_by_id[test_id].exercise
     stub = next((c.source for c in canon.cells if cell_grade_id(c) == exercise), None)
     answer = next((c.source for c in prepared.cells if cell_grade_id(c) == exercise), None)
