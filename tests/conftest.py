@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from autograde import paths
 from miniai.datasets import DataLoaders
 
 # These models are tiny: on a shared 2-core box, torch's intra-op threads mostly fight each other
@@ -62,7 +63,7 @@ def _no_kernel_started_ahead_outlives_its_test():
     ahead.close()
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = paths.REPO_ROOT
 # The clone must run its own code, not the checkout that pip installed in editable mode.
 WITHOUT_EDITABLE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
                     "if 'editable' not in getattr(f, '__module__', '')]; ")

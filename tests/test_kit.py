@@ -11,14 +11,13 @@ import pytest
 from autograde import kit
 from autograde.trusted import solution as reference
 from autograde.visible.lessons.accel_sgd import LESSON
+from conftest import WITHOUT_EDITABLE
 EXERCISES = LESSON.classes
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLVED = ROOT / "autograde" / "samples" / "alice" / "accel_sgd" / "accel_sgd.ipynb"
-# Run a module of the unpacked kit with the repository's editable install out of the way, so that an
-# import the kit cannot satisfy fails instead of quietly falling back to this checkout.
-WITHOUT_EDITABLE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
-                    "if 'editable' not in getattr(f, '__module__', '')]; ")
+# A module of the unpacked kit runs with the repository's editable install out of the way (WITHOUT_EDITABLE),
+# so that an import the kit cannot satisfy fails instead of quietly falling back to this checkout.
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,9 @@ import json
 import subprocess
 
 import pytest
-from autograde import paths
 from autograde.trusted.release import write_visible_expected
 from autograde.visible.lesson import current as current_lesson
 from autograde.trusted.visible_build import same_within_tolerance
-
-ROOT = paths.REPO_ROOT
 
 
 def _scaled(data, factor):

@@ -77,7 +77,6 @@ def load_setup(solutions: Path | None = None, cache: Path | None = None, lesson:
                         cache=str(cache or result_cache.cache_dir()))
 
 
-
 def _sandbox_views(hidden=()) -> tuple[list[Path], list[Path]]:
     """What the student's kernel may read besides the system and Python (the sandbox is an allowlist:
     the rest of the repository, homes and the class do not exist inside), and folders to hide in it."""

@@ -29,15 +29,20 @@ _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 ENV = "AUTOGRADE_SOLUTIONS"  # a person's choice of notebook where the grader names none
 # What the grader names for what runs now (`using`): a course's notebook, or its sources as data.
 _notebook: ContextVar[Path | None] = ContextVar("autograde_solutions", default=None)
-_sources: ContextVar[dict | None] = ContextVar("autograde_solution_sources", default=None)
+_sources: ContextVar[tuple[dict, str] | None] = ContextVar("autograde_solution_sources", default=None)
+
+
+def _digest(sources: dict) -> str:
+    text = json.dumps([lesson.current_name(), sources], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @contextmanager
 def using(notebook: Path | None = None, sources: dict | None = None) -> Iterator[None]:
     """Within this block the solutions are this notebook's, or these sources (a grading worker gets
-    them as data and reads no notebook)."""
+    them as data and reads no notebook; their key, sources_key, is computed here, once)."""
     tokens = (_notebook.set(Path(notebook) if notebook else _notebook.get()),
-              _sources.set(dict(sources) if sources else None))
+              _sources.set((dict(sources), _digest(sources)) if sources else None))
     try:
         yield
     finally:
@@ -77,7 +82,7 @@ def _sources_from(path: str, mtime: float, lesson_name: str) -> dict:
 def solution_sources() -> dict:
     """Exercise name -> the solution cell's code, in the lesson's order."""
     if (given := _sources.get()) is not None:
-        return dict(given)
+        return dict(given[0])
     path = solutions_notebook()
     if not path.exists():
         raise FileNotFoundError(f"solutions notebook not found at {path} (is it the course's? {ENV} names "
@@ -86,10 +91,13 @@ def solution_sources() -> dict:
 
 
 def sources_key() -> str:
-    """Which solutions are in effect (the lesson and its sources), as a digest: what the judge's
-    in-process caches are keyed by, so a process grading two courses never mixes their solutions."""
-    text = json.dumps([lesson.current_name(), solution_sources()], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """Which solutions are in effect: what the judge's in-process caches are keyed by, so a process
+    grading two courses never mixes their solutions. Given sources carry their digest (`using`); a
+    notebook is known by what its read is cached by (path, modification time, lesson)."""
+    if (given := _sources.get()) is not None:
+        return given[1]
+    path = solutions_notebook()
+    return f"{path}\0{path.stat().st_mtime if path.exists() else None}\0{lesson.current_name()}"
 
 
 def build_namespace(sources: dict) -> dict:
